@@ -1,0 +1,211 @@
+"""``IdxDataset`` loads and saves NumPy arrays in the IDX format of the MNIST files."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import struct
+import zlib
+from copy import deepcopy
+from pathlib import PurePosixPath
+from typing import Any
+
+import fsspec
+import numpy as np
+from kedro.io.core import (
+    AbstractDataset,
+    DatasetError,
+    get_filepath_str,
+    get_protocol_and_path,
+)
+
+# IDX type codes (third byte of the magic number); multi-byte values are big-endian.
+_DTYPE_BY_CODE = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_CODE_BY_KIND = {
+    (dtype.kind, dtype.itemsize): code for code, dtype in _DTYPE_BY_CODE.items()
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
+    """Loads and saves a NumPy array as an IDX file, plain or gzipped.
+
+    On load it checks the magic number, the dimensions and the byte count, and
+    optionally the shape and, for label files, that every label is a valid class
+    index. Whether a file is gzipped is told by its content, not its name; on
+    save, a name ending in ``.gz`` is gzipped.
+
+    Example usage for the `YAML API <https://docs.kedro.org/en/stable/catalog-data/data_catalog_yaml_examples/>`_:
+
+    .. code-block:: yaml
+
+        train_images:
+          type: mnist_kedro.datasets.IdxDataset
+          filepath: data/02_intermediate/train-images-idx3-ubyte
+          shape: [null, 28, 28]
+
+        train_labels:
+          type: mnist_kedro.datasets.IdxDataset
+          filepath: data/02_intermediate/train-labels-idx1-ubyte.gz
+          shape: [null]
+          num_classes: 10
+
+    Example usage for the Python API:
+
+    .. code-block:: pycon
+
+        >>> import numpy as np
+        >>> from mnist_kedro.datasets import IdxDataset
+        >>> labels = np.array([5, 0, 4], dtype=np.uint8)
+        >>> dataset = IdxDataset(filepath=tmp_path / "labels-idx1-ubyte.gz", num_classes=10)
+        >>> dataset.save(labels)
+        >>> assert (dataset.load() == labels).all()
+    """
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        shape: list[int | None] | None = None,
+        num_classes: int | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Creates a new ``IdxDataset``.
+
+        Args:
+            filepath: Path of the IDX file, with an optional fsspec protocol prefix.
+            shape: Expected shape; ``None`` (``null`` in YAML) for any length.
+            num_classes: If given, every value must lie in ``0 .. num_classes - 1``.
+            credentials: Credentials for the filesystem, passed to ``fsspec``.
+            fs_args: Extra arguments for the ``fsspec`` filesystem.
+            metadata: Any arbitrary metadata; ignored by Kedro, used by kedro-viz.
+        """
+        protocol, path = get_protocol_and_path(str(filepath))
+        self._protocol = protocol
+        self._filepath = PurePosixPath(path)
+        self._fs = fsspec.filesystem(
+            protocol, **deepcopy(credentials or {}), **deepcopy(fs_args or {})
+        )
+        self._shape = None if shape is None else tuple(shape)
+        self._num_classes = num_classes
+        self.metadata = metadata
+
+    def load(self) -> np.ndarray:
+        path = get_filepath_str(self._filepath, self._protocol)
+        if not self._fs.exists(path):
+            raise DatasetError(f"IDX file not found: {path}")
+        with self._fs.open(path, "rb") as file:
+            content = file.read()
+        array = parse_idx(content, source=path)
+        self._validate(array, path)
+        return array
+
+    def save(self, data: np.ndarray) -> None:
+        path = get_filepath_str(self._filepath, self._protocol)
+        self._validate(data, path)
+        content = to_idx_bytes(data)
+        if path.endswith(".gz"):
+            content = gzip.compress(content, mtime=0)
+        self._fs.mkdirs(str(PurePosixPath(path).parent), exist_ok=True)
+        with self._fs.open(path, "wb") as file:
+            file.write(content)
+
+    def _exists(self) -> bool:
+        return self._fs.exists(get_filepath_str(self._filepath, self._protocol))
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "filepath": self._filepath,
+            "protocol": self._protocol,
+            "shape": self._shape,
+            "num_classes": self._num_classes,
+        }
+
+    def _validate(self, array: np.ndarray, path: str) -> None:
+        if self._shape is not None and not _shape_matches(array.shape, self._shape):
+            expected = "×".join(
+                "N" if size is None else str(size) for size in self._shape
+            )
+            raise DatasetError(
+                f"{path}: array has shape {array.shape}, expected {expected}."
+            )
+        if self._num_classes is not None and array.size:
+            low, high = array.min(), array.max()
+            if low < 0 or high >= self._num_classes:
+                raise DatasetError(
+                    f"{path}: labels range from {low} to {high}, but there are "
+                    f"{self._num_classes} classes (labels 0 to {self._num_classes - 1}). "
+                    "Check the file, or the class names in conf/base/parameters.yml."
+                )
+
+
+def parse_idx(content: bytes, source: str) -> np.ndarray:
+    """Parses IDX bytes (plain or gzipped) into an array in native byte order."""
+    if content[:2] == _GZIP_MAGIC:
+        try:
+            content = gzip.decompress(content)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DatasetError(
+                f"{source}: the gzip stream is truncated or corrupt ({exc}). "
+                "Download the file again."
+            ) from exc
+    if len(content) < 4:  # noqa: PLR2004
+        raise DatasetError(
+            f"{source}: only {len(content)} bytes, too short for an IDX header."
+        )
+    zeros, type_code, ndim = content[:2], content[2], content[3]
+    if zeros != b"\0\0" or type_code not in _DTYPE_BY_CODE or ndim == 0:
+        magic = int.from_bytes(content[:4], "big")
+        raise DatasetError(
+            f"{source}: bad magic number 0x{magic:08X}, this is not an IDX file "
+            "(MNIST images start with 0x00000803, labels with 0x00000801)."
+        )
+    header_size = 4 + 4 * ndim
+    if len(content) < header_size:
+        raise DatasetError(
+            f"{source}: the header is truncated ({len(content)} bytes, "
+            f"{header_size} needed for {ndim} dimensions)."
+        )
+    shape = struct.unpack(f">{ndim}I", content[4:header_size])
+    dtype = _DTYPE_BY_CODE[type_code]
+    expected_bytes = math.prod(shape) * dtype.itemsize
+    actual_bytes = len(content) - header_size
+    if actual_bytes != expected_bytes:
+        problem = "truncated" if actual_bytes < expected_bytes else "has trailing bytes"
+        raise DatasetError(
+            f"{source}: file is {problem}: the header promises shape {shape} "
+            f"({expected_bytes} bytes of data) but {actual_bytes} bytes follow it. "
+            "Download the file again."
+        )
+    array = np.frombuffer(content, dtype=dtype, offset=header_size).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))
+
+
+def to_idx_bytes(array: np.ndarray) -> bytes:
+    """Serialises an array as IDX bytes (big-endian, as the format requires)."""
+    array = np.asarray(array)
+    type_code = _CODE_BY_KIND.get((array.dtype.kind, array.dtype.itemsize))
+    if type_code is None or array.ndim == 0:
+        raise DatasetError(
+            f"IDX cannot store a {array.ndim}-dimensional array of {array.dtype}; "
+            "it holds arrays of uint8, int8, int16, int32, float32 or float64."
+        )
+    header = struct.pack(
+        f">BBBB{array.ndim}I", 0, 0, type_code, array.ndim, *array.shape
+    )
+    return header + array.astype(_DTYPE_BY_CODE[type_code], copy=False).tobytes()
+
+
+def _shape_matches(shape: tuple[int, ...], expected: tuple[int | None, ...]) -> bool:
+    return len(shape) == len(expected) and all(
+        size is None or size == actual for actual, size in zip(shape, expected)
+    )

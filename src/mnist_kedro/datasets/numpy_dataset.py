@@ -1,0 +1,79 @@
+"""``NumpyDataset`` loads and saves a NumPy array as a ``.npy`` file."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from pathlib import PurePosixPath
+from typing import Any
+
+import fsspec
+import numpy as np
+from kedro.io.core import AbstractDataset, get_filepath_str, get_protocol_and_path
+
+
+class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
+    """Loads and saves a NumPy array in NumPy's own ``.npy`` format.
+
+    Pickled objects are refused both ways, so a ``.npy`` file can never run code.
+
+    Example usage for the `YAML API <https://docs.kedro.org/en/stable/catalog-data/data_catalog_yaml_examples/>`_:
+
+    .. code-block:: yaml
+
+        x_train:
+          type: mnist_kedro.datasets.NumpyDataset
+          filepath: data/05_model_input/x_train.npy
+
+    Example usage for the Python API:
+
+    .. code-block:: pycon
+
+        >>> import numpy as np
+        >>> from mnist_kedro.datasets import NumpyDataset
+        >>> dataset = NumpyDataset(filepath=tmp_path / "x.npy")
+        >>> dataset.save(np.zeros((2, 28, 28, 1), dtype=np.float32))
+        >>> dataset.load().shape
+        (2, 28, 28, 1)
+    """
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Creates a new ``NumpyDataset``.
+
+        Args:
+            filepath: Path of the ``.npy`` file, with an optional fsspec protocol prefix.
+            credentials: Credentials for the filesystem, passed to ``fsspec``.
+            fs_args: Extra arguments for the ``fsspec`` filesystem.
+            metadata: Any arbitrary metadata; ignored by Kedro, used by kedro-viz.
+        """
+        protocol, path = get_protocol_and_path(str(filepath))
+        self._protocol = protocol
+        self._filepath = PurePosixPath(path)
+        self._fs = fsspec.filesystem(
+            protocol, **deepcopy(credentials or {}), **deepcopy(fs_args or {})
+        )
+        self.metadata = metadata
+
+    def load(self) -> np.ndarray:
+        with self._fs.open(
+            get_filepath_str(self._filepath, self._protocol), "rb"
+        ) as file:
+            return np.load(file, allow_pickle=False)
+
+    def save(self, data: np.ndarray) -> None:
+        save_path = get_filepath_str(self._filepath, self._protocol)
+        self._fs.mkdirs(str(PurePosixPath(save_path).parent), exist_ok=True)
+        with self._fs.open(save_path, "wb") as file:
+            np.save(file, data, allow_pickle=False)
+
+    def _exists(self) -> bool:
+        return self._fs.exists(get_filepath_str(self._filepath, self._protocol))
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "protocol": self._protocol}

@@ -1,0 +1,197 @@
+"""Nodes of the evaluation pipeline: predictions, metrics, tables and figures."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from sklearn.metrics import (
+    ConfusionMatrixDisplay,
+    accuracy_score,
+    classification_report,
+    confusion_matrix,
+    log_loss,
+)
+
+logger = logging.getLogger(__name__)
+
+PREDICTION_BATCH_SIZE = 1024
+
+
+def probability_columns(class_names: list[str]) -> list[str]:
+    return [f"prob_{name}" for name in class_names]
+
+
+def predict_test_set(
+    model: keras.Model, x_test: np.ndarray, y_test: np.ndarray, class_names: list[str]
+) -> pd.DataFrame:
+    """One row per test image: true label, predicted label and class probabilities."""
+    probabilities = model.predict(x_test, batch_size=PREDICTION_BATCH_SIZE, verbose=0)
+    predictions = pd.DataFrame(probabilities, columns=probability_columns(class_names))
+    predictions.insert(0, "true_label", y_test.astype(int))
+    predictions.insert(1, "predicted_label", probabilities.argmax(axis=1))
+    return predictions
+
+
+def compute_metrics(
+    predictions: pd.DataFrame,
+    training_history: pd.DataFrame,
+    y_train: np.ndarray,
+    y_val: np.ndarray,
+    class_names: list[str],
+) -> dict[str, Any]:
+    """Test accuracy and loss, with the sizes of the sets and the epochs trained."""
+    metrics = {
+        "test_accuracy": accuracy_score(
+            predictions["true_label"], predictions["predicted_label"]
+        ),
+        "test_loss": log_loss(
+            predictions["true_label"],
+            predictions[probability_columns(class_names)],
+            labels=range(len(class_names)),
+        ),
+        "epochs_trained": len(training_history),
+        "best_epoch": int(
+            training_history.loc[training_history["val_loss"].idxmin(), "epoch"]
+        ),
+        "n_train": len(y_train),
+        "n_val": len(y_val),
+        "n_test": len(predictions),
+    }
+    logger.info(
+        "Test accuracy %.4f, test loss %.4f.",
+        metrics["test_accuracy"],
+        metrics["test_loss"],
+    )
+    return metrics
+
+
+def confusion_matrix_table(
+    predictions: pd.DataFrame, class_names: list[str]
+) -> pd.DataFrame:
+    """Counts of test images by true class (rows) and predicted class (columns)."""
+    counts = confusion_matrix(
+        predictions["true_label"],
+        predictions["predicted_label"],
+        labels=range(len(class_names)),
+    )
+    return pd.DataFrame(
+        counts,
+        index=pd.Index(class_names, name="true_label"),
+        columns=pd.Index(class_names, name="predicted_label"),
+    )
+
+
+def classification_report_table(
+    predictions: pd.DataFrame, class_names: list[str]
+) -> pd.DataFrame:
+    """Precision, recall, F1 and support per class, with macro and weighted averages."""
+    report = classification_report(
+        predictions["true_label"],
+        predictions["predicted_label"],
+        labels=range(len(class_names)),
+        target_names=class_names,
+        output_dict=True,
+        zero_division=0,
+    )
+    report.pop("accuracy", None)  # a single number, already in metrics.json
+    table = pd.DataFrame.from_dict(report, orient="index").rename_axis("class")
+    return table.astype({"support": int})
+
+
+def plot_confusion_matrix(confusion: pd.DataFrame) -> Figure:
+    figure = Figure(figsize=(8, 7), layout="constrained")
+    axes = figure.subplots()
+    ConfusionMatrixDisplay(
+        confusion.to_numpy(), display_labels=confusion.index.tolist()
+    ).plot(ax=axes, cmap="Blues", colorbar=False)
+    axes.set_title("Confusion matrix (test set)")
+    return figure
+
+
+def plot_training_curves(training_history: pd.DataFrame) -> Figure:
+    """Accuracy and loss per epoch, training against validation."""
+    figure = Figure(figsize=(11, 4), layout="constrained")
+    for axes, metric in zip(figure.subplots(1, 2), ("accuracy", "loss")):
+        axes.plot(
+            training_history["epoch"], training_history[metric], "o-", label="training"
+        )
+        axes.plot(
+            training_history["epoch"],
+            training_history[f"val_{metric}"],
+            "o-",
+            label="validation",
+        )
+        axes.set(xlabel="epoch", ylabel=metric, title=metric.capitalize())
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
+        axes.legend()
+    return figure
+
+
+def plot_correct_predictions(
+    x_test: np.ndarray,
+    predictions: pd.DataFrame,
+    class_names: list[str],
+    evaluation: dict[str, Any],
+) -> Figure:
+    """The first correctly classified test images."""
+    correct = predictions[predictions["true_label"] == predictions["predicted_label"]]
+    return plot_prediction_grid(
+        x_test, correct, class_names, evaluation["grid_size"], "Correctly classified"
+    )
+
+
+def plot_misclassified_predictions(
+    x_test: np.ndarray,
+    predictions: pd.DataFrame,
+    class_names: list[str],
+    evaluation: dict[str, Any],
+) -> Figure:
+    """The misclassified test images, most confident mistakes first."""
+    wrong = predictions[predictions["true_label"] != predictions["predicted_label"]]
+    confidence = wrong[probability_columns(class_names)].max(axis=1)
+    return plot_prediction_grid(
+        x_test,
+        wrong.loc[confidence.sort_values(ascending=False).index],
+        class_names,
+        evaluation["grid_size"],
+        "Misclassified",
+    )
+
+
+def plot_prediction_grid(
+    x_test: np.ndarray,
+    predictions: pd.DataFrame,
+    class_names: list[str],
+    grid_size: int,
+    title: str,
+) -> Figure:
+    """A grid_size×grid_size grid of test images, each titled with its true label,
+    predicted label and the predicted label's probability."""
+    figure = Figure(figsize=(1.6 * grid_size, 1.8 * grid_size), layout="constrained")
+    figure.suptitle(f"{title} test images ({len(predictions)} in all)")
+    shown = predictions.head(grid_size * grid_size)
+    confidences = shown[probability_columns(class_names)].max(axis=1)
+    for axes in figure.subplots(grid_size, grid_size, squeeze=False).flat:
+        axes.set_axis_off()
+    for axes, index, true_label, predicted_label, confidence in zip(
+        figure.axes,
+        shown.index,
+        shown["true_label"],
+        shown["predicted_label"],
+        confidences,
+    ):
+        axes.imshow(x_test[index].squeeze(), cmap="gray", vmin=0, vmax=1)
+        axes.set_title(
+            f"true {class_names[true_label]}\n"
+            f"pred {class_names[predicted_label]} ({confidence:.0%})",
+            fontsize=8,
+            color="black" if true_label == predicted_label else "red",
+        )
+    return figure

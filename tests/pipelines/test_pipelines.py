@@ -1,0 +1,80 @@
+"""The pipelines as registered, and the whole DAG run with an in-memory catalog."""
+
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.framework.project import configure_project, pipelines
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+STAGES = ["ingestion", "preprocessing", "training", "evaluation"]
+
+
+@pytest.fixture(scope="module")
+def registered():
+    configure_project("mnist_kedro")
+    return pipelines
+
+
+def test_each_stage_is_registered_and_the_default_is_the_whole_dag(registered):
+    assert set(registered) == {*STAGES, "__default__"}
+    all_nodes = {node.name for stage in STAGES for node in registered[stage].nodes}
+    assert {node.name for node in registered["__default__"].nodes} == all_nodes
+
+
+def test_nodes_carry_their_stage_as_tag_and_stable_names(registered):
+    for stage in STAGES:
+        for node in registered[stage].nodes:
+            assert stage in node.tags
+    assert [node.name for node in registered["training"].nodes] == ["train_model"]
+    assert "ingest_raw_data" in {node.name for node in registered["ingestion"].nodes}
+
+
+def test_stages_connect_through_persisted_datasets(registered, project_root):
+    config = OmegaConfigLoader(
+        str(project_root / "conf"), base_env="base", default_run_env="local"
+    )
+    catalog = DataCatalog.from_config(config["catalog"])
+    for stage, following in zip(STAGES, STAGES[1:]):
+        shared = registered[stage].outputs() & registered[following].inputs()
+        assert shared, f"{stage} hands nothing to {following}"
+    for name in registered["__default__"].datasets():
+        if name.startswith("params:"):
+            continue
+        dataset = catalog.get(name)
+        assert dataset is not None and not isinstance(dataset, MemoryDataset), name
+
+
+def test_whole_dag_on_synthetic_data(registered, synthetic_idx_dir, base_parameters):
+    parameters = {
+        **base_parameters,
+        "ingestion": {
+            **base_parameters["ingestion"],
+            "idx_dir": str(synthetic_idx_dir),
+        },
+        "training": {**base_parameters["training"], "epochs": 2, "batch_size": 32},
+        "evaluation": {"grid_size": 3},
+    }
+    catalog = DataCatalog(
+        {f"params:{name}": MemoryDataset(value) for name, value in parameters.items()}
+    )
+
+    # The runner frees intermediate datasets, so only the final outputs are left.
+    outputs = SequentialRunner().run(registered["__default__"], catalog)
+
+    assert set(outputs) == {
+        "metrics",
+        "classification_report",
+        "confusion_matrix_plot",
+        "training_curves_plot",
+        "correct_predictions_plot",
+        "misclassified_predictions_plot",
+    }
+    metrics = outputs["metrics"].load()
+    assert (
+        metrics["n_train"] == 270
+        and metrics["n_val"] == 30
+        and metrics["n_test"] == 100
+    )
+    assert metrics["test_accuracy"] > 0.3  # chance is 0.1
+    assert outputs["classification_report"].load().loc["macro avg", "support"] == 100
+    assert len(outputs["correct_predictions_plot"].load().axes) == 9

@@ -1,0 +1,83 @@
+import logging
+
+import keras
+import numpy as np
+import pytest
+
+from mnist_kedro.pipelines.preprocessing.nodes import scale_images
+from mnist_kedro.pipelines.training.nodes import build_model, train_model
+
+
+@pytest.fixture
+def training_params(base_parameters):
+    return {**base_parameters["training"], "epochs": 3, "batch_size": 32}
+
+
+def test_model_is_the_seed_design_built_from_parameters(training_params):
+    model = build_model(
+        (28, 28, 1), 10, {**training_params, "filters": [8, 16], "dropout": 0.25}
+    )
+
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dropout",
+        "Dense",
+    ]
+    assert model.layers[0].filters == 8
+    assert model.layers[2].filters == 16
+    assert model.layers[5].rate == 0.25
+    assert model.output_shape == (None, 10)
+    assert model.layers[-1].activation is keras.activations.softmax
+
+
+def test_training_learns_and_reports_every_epoch(training_params, caplog, make_digits):
+    images, labels = make_digits(400)
+    x, y = scale_images(images), labels
+
+    with caplog.at_level(logging.INFO, logger="mnist_kedro"):
+        model, history = train_model(
+            x[:300], y[:300], x[300:], y[300:], list("0123456789"), training_params
+        )
+
+    assert set(history.columns) == {
+        "epoch",
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+    }
+    assert history["epoch"].tolist() == list(range(1, len(history) + 1))
+    assert 1 <= len(history) <= 3
+    assert history["val_accuracy"].max() > 0.5  # chance is 0.1
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(
+        training_params["learning_rate"]
+    )
+    assert "Epoch 1: loss" in caplog.text
+    predictions = model.predict(x[300:], verbose=0)
+    assert predictions.shape == (100, 10)
+    np.testing.assert_allclose(predictions.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_early_stopping_restores_the_best_weights(training_params, make_digits):
+    images, labels = make_digits(200)
+    x, y = scale_images(images), labels
+    # A learning rate this high makes validation loss worsen after the first epochs.
+    params = {**training_params, "epochs": 6, "patience": 1, "learning_rate": 0.5}
+
+    model, history = train_model(
+        x[:150], y[:150], x[150:], y[150:], list("0123456789"), params
+    )
+
+    best = history["val_loss"].min()
+    restored_loss = (
+        keras.losses.sparse_categorical_crossentropy(
+            y[150:], model.predict(x[150:], verbose=0)
+        )
+        .numpy()
+        .mean()
+    )
+    assert restored_loss == pytest.approx(best, rel=1e-4)

@@ -1,0 +1,177 @@
+"""End to end: the Kedro project on a subset of the real MNIST, through
+``KedroSession`` and the ``kedro`` command, in a copy of the project so that the
+user's own ``data/`` is never touched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+pytestmark = pytest.mark.e2e
+
+REPORTS = [
+    "08_reporting/metrics.json",
+    "08_reporting/training_history.csv",
+    "08_reporting/confusion_matrix.csv",
+    "08_reporting/confusion_matrix.png",
+    "08_reporting/classification_report.csv",
+    "08_reporting/training_curves.png",
+    "08_reporting/correct_predictions.png",
+    "08_reporting/misclassified_predictions.png",
+    "07_model_output/test_predictions.csv",
+    "06_models/mnist_cnn.keras",
+]
+MODEL = "06_models/mnist_cnn.keras"
+
+
+def quick_run_params(mnist_idx_dir: Path) -> dict:
+    return {
+        "ingestion": {"idx_dir": str(mnist_idx_dir)},
+        "preprocessing": {"train_limit": 6000},
+        "training": {"epochs": 3},
+    }
+
+
+def run_session(project: Path, params: dict, **run_args) -> None:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, runtime_params=params) as session:
+        session.run(**run_args)
+
+
+def run_kedro(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``kedro run`` in a fresh process, as a user types it in the project folder."""
+    kedro = Path(sys.executable).with_name("kedro")
+    return subprocess.run(
+        [str(kedro), "run", *args],
+        check=False,  # the callers assert on the exit code
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200", **env},
+    )
+
+
+def fingerprints(data: Path) -> dict[str, tuple[int, str]]:
+    return {
+        str(path.relative_to(data)): (
+            path.stat().st_mtime_ns,
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+        )
+        for path in sorted(data.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, project_root, mnist_idx_dir) -> Path:
+    """A copy of the project's configuration after one full ``kedro run``."""
+    copy = tmp_path_factory.mktemp("project")
+    shutil.copytree(
+        project_root / "conf", copy / "conf", ignore=shutil.ignore_patterns("local")
+    )
+    (copy / "conf" / "local").mkdir()
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(project_root / name, copy / name)
+    (copy / "src").mkdir()  # kedro requires it; the package itself is installed
+    run_session(copy, quick_run_params(mnist_idx_dir))
+    return copy
+
+
+def test_full_run_trains_a_useful_model_and_writes_every_report(project):
+    for report in REPORTS:
+        path = project / "data" / report
+        assert path.is_file() and path.stat().st_size > 0, report
+    metrics = json.loads((project / "data/08_reporting/metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.9  # chance is 0.1
+    assert metrics["n_train"] == 5400
+    assert metrics["n_val"] == 600
+    assert metrics["n_test"] == 10_000
+    assert 1 <= metrics["epochs_trained"] <= 3
+
+
+def test_only_missing_outputs_does_no_work_after_a_full_run(project, mnist_idx_dir):
+    before = fingerprints(project / "data")
+
+    run_session(project, quick_run_params(mnist_idx_dir), only_missing_outputs=True)
+
+    assert fingerprints(project / "data") == before
+
+
+def test_evaluation_alone_in_a_new_process_does_not_retrain(project, mnist_idx_dir):
+    model = project / "data" / MODEL
+    model_before = (model.stat().st_mtime_ns, model.read_bytes())
+    metrics_path = project / "data/08_reporting/metrics.json"
+    metrics_before = json.loads(metrics_path.read_text())
+    metrics_path.unlink()
+
+    result = run_kedro(project, "--pipeline", "evaluation")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "train_model" not in result.stdout + result.stderr
+    assert (model.stat().st_mtime_ns, model.read_bytes()) == model_before
+    assert json.loads(metrics_path.read_text()) == pytest.approx(metrics_before)
+
+
+@pytest.mark.parametrize(
+    ("stage", "written"),
+    [
+        (
+            "ingestion",
+            {
+                "02_intermediate/train-images-idx3-ubyte",
+                "02_intermediate/train-labels-idx1-ubyte",
+                "02_intermediate/t10k-images-idx3-ubyte",
+                "02_intermediate/t10k-labels-idx1-ubyte",
+            },
+        ),
+        (
+            "preprocessing",
+            {
+                f"05_model_input/{name}.npy"
+                for name in ("x_train", "y_train", "x_val", "y_val", "x_test")
+            },
+        ),
+        ("training", {MODEL, "08_reporting/training_history.csv"}),
+    ],
+)
+def test_each_stage_runs_alone_and_writes_only_its_outputs(
+    project, mnist_idx_dir, stage, written
+):
+    before = fingerprints(project / "data")
+
+    run_session(project, quick_run_params(mnist_idx_dir), pipeline_names=[stage])
+
+    after = fingerprints(project / "data")
+    assert {name for name in after if after[name][0] != before[name][0]} == written
+
+
+def test_tfds_without_network_fails_fast_with_instructions(project, tmp_path):
+    started = time.monotonic()
+    result = run_kedro(
+        project,
+        "--pipeline",
+        "ingestion",
+        "--params",
+        f"ingestion.idx_dir={tmp_path / 'empty'},ingestion.tfds.data_dir={tmp_path / 'tfds'}",
+        # No network, wherever the test runs: nothing listens on this proxy address.
+        HTTPS_PROXY="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+    )
+    elapsed = time.monotonic() - started
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Cannot download MNIST from TensorFlow Datasets" in output
+    assert "ingestion.idx_dir" in output
+    assert elapsed < 20  # start-up included; TFDS on its own retries for ~200 s

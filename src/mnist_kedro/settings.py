@@ -2,6 +2,12 @@
 from the Kedro defaults. For further information, including these default values, see
 https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration"""
 
+import warnings
+
+# Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates, which prints
+# a dozen warning lines on every run; nothing in this project can act on them.
+warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
+
 # Instantiated project hooks.
 # For example, after creating a hooks.py and defining a ProjectHooks class there, do
 # from mnist_kedro.hooks import ProjectHooks

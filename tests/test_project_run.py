@@ -115,7 +115,7 @@ def test_evaluation_alone_in_a_new_process_does_not_retrain(project, mnist_idx_d
     metrics_before = json.loads(metrics_path.read_text())
     metrics_path.unlink()
 
-    result = run_kedro(project, "--pipeline", "evaluation")
+    result = run_kedro(project, "--pipelines", "evaluation")
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "train_model" not in result.stdout + result.stderr
@@ -160,7 +160,7 @@ def test_tfds_without_network_fails_fast_with_instructions(project, tmp_path):
     started = time.monotonic()
     result = run_kedro(
         project,
-        "--pipeline",
+        "--pipelines",
         "ingestion",
         "--params",
         f"ingestion.idx_dir={tmp_path / 'empty'},ingestion.tfds.data_dir={tmp_path / 'tfds'}",

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from mnist_kedro.datasets import IdxDataset
-from mnist_kedro.pipelines.ingestion.nodes import IDX_FILE_STEMS
+from mnist_kedro.datasets.mnist_source_dataset import SPLIT_FILES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLASS_NAMES = [str(digit) for digit in range(10)]
@@ -74,6 +74,6 @@ def synthetic_idx_dir(tmp_path: Path) -> Path:
     train_images, train_labels = _make_digits(300, seed=1)
     test_images, test_labels = _make_digits(100, seed=2)
     arrays = (train_images, train_labels, test_images, test_labels)
-    for stem, array in zip(IDX_FILE_STEMS, arrays):
+    for stem, array in zip(SPLIT_FILES.values(), arrays):
         IdxDataset(filepath=str(folder / f"{stem}.gz")).save(array)
     return folder

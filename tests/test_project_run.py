@@ -163,7 +163,7 @@ def test_tfds_without_network_fails_fast_with_instructions(project, tmp_path):
         "--pipelines",
         "ingestion",
         "--params",
-        f"ingestion.idx_dir={tmp_path / 'empty'},ingestion.tfds.data_dir={tmp_path / 'tfds'}",
+        f"ingestion.idx_dir={tmp_path / 'empty'}",
         # No network, wherever the test runs: nothing listens on this proxy address.
         HTTPS_PROXY="http://127.0.0.1:9",
         https_proxy="http://127.0.0.1:9",
@@ -172,6 +172,6 @@ def test_tfds_without_network_fails_fast_with_instructions(project, tmp_path):
 
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "Cannot download MNIST from TensorFlow Datasets" in output
+    assert "Cannot download mnist from TensorFlow Datasets" in output
     assert "ingestion.idx_dir" in output
     assert elapsed < 20  # start-up included; TFDS on its own retries for ~200 s

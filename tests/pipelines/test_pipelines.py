@@ -6,6 +6,8 @@ from kedro.framework.project import configure_project, pipelines
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from mnist_kedro.datasets import MnistSourceDataset
+
 STAGES = ["ingestion", "preprocessing", "training", "evaluation"]
 
 
@@ -37,6 +39,7 @@ def test_stages_connect_through_persisted_datasets(registered, project_root):
     for stage, following in zip(STAGES, STAGES[1:]):
         shared = registered[stage].outputs() & registered[following].inputs()
         assert shared, f"{stage} hands nothing to {following}"
+    assert catalog.get("mnist_source").metadata == {"kedro-viz": {"layer": "raw"}}
     for name in registered["__default__"].datasets():
         if name.startswith("params:"):
             continue
@@ -47,15 +50,12 @@ def test_stages_connect_through_persisted_datasets(registered, project_root):
 def test_whole_dag_on_synthetic_data(registered, synthetic_idx_dir, base_parameters):
     parameters = {
         **base_parameters,
-        "ingestion": {
-            **base_parameters["ingestion"],
-            "idx_dir": str(synthetic_idx_dir),
-        },
         "training": {**base_parameters["training"], "epochs": 2, "batch_size": 32},
         "evaluation": {"grid_size": 3},
     }
     catalog = DataCatalog(
         {f"params:{name}": MemoryDataset(value) for name, value in parameters.items()}
+        | {"mnist_source": MnistSourceDataset(path=str(synthetic_idx_dir))}
     )
 
     # The runner frees intermediate datasets, so only the final outputs are left.

@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=ingest_raw_data,
-                inputs=["params:ingestion", "params:class_names"],
+                inputs=["mnist_source", "params:class_names"],
                 outputs=["train_images", "train_labels", "test_images", "test_labels"],
                 name="ingest_raw_data",
             ),

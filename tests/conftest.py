@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from kedro_project import copy_project, quick_run_params, run_session
 
 from mnist_kedro.datasets import IdxDataset
 from mnist_kedro.datasets.mnist_source_dataset import SPLIT_FILES
@@ -77,3 +78,12 @@ def synthetic_idx_dir(tmp_path: Path) -> Path:
     for stem, array in zip(SPLIT_FILES.values(), arrays):
         IdxDataset(filepath=str(folder / f"{stem}.gz")).save(array)
     return folder
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory, project_root, mnist_idx_dir) -> Path:
+    """A copy of the project after one full ``kedro run`` on a subset of the real
+    MNIST (6,000 training images, 3 epochs)."""
+    project = copy_project(project_root, tmp_path_factory.mktemp("project"))
+    run_session(project, quick_run_params(mnist_idx_dir))
+    return project

@@ -1,21 +1,11 @@
 """End to end: the Kedro project on a subset of the real MNIST, through
-``KedroSession`` and the ``kedro`` command, in a copy of the project so that the
-user's own ``data/`` is never touched."""
+``KedroSession`` and the ``kedro`` command."""
 
-from __future__ import annotations
-
-import hashlib
 import json
-import os
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
+from kedro_project import fingerprints, quick_run_params, run_kedro, run_session
 
 pytestmark = pytest.mark.e2e
 
@@ -34,65 +24,13 @@ REPORTS = [
 MODEL = "06_models/mnist_cnn.keras"
 
 
-def quick_run_params(mnist_idx_dir: Path) -> dict:
-    return {
-        "ingestion": {"idx_dir": str(mnist_idx_dir)},
-        "preprocessing": {"train_limit": 6000},
-        "training": {"epochs": 3},
-    }
-
-
-def run_session(project: Path, params: dict, **run_args) -> None:
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=params) as session:
-        session.run(**run_args)
-
-
-def run_kedro(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    """``kedro run`` in a fresh process, as a user types it in the project folder."""
-    kedro = Path(sys.executable).with_name("kedro")
-    return subprocess.run(
-        [str(kedro), "run", *args],
-        check=False,  # the callers assert on the exit code
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200", **env},
-    )
-
-
-def fingerprints(data: Path) -> dict[str, tuple[int, str]]:
-    return {
-        str(path.relative_to(data)): (
-            path.stat().st_mtime_ns,
-            hashlib.sha256(path.read_bytes()).hexdigest(),
-        )
-        for path in sorted(data.rglob("*"))
-        if path.is_file()
-    }
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory, project_root, mnist_idx_dir) -> Path:
-    """A copy of the project's configuration after one full ``kedro run``."""
-    copy = tmp_path_factory.mktemp("project")
-    shutil.copytree(
-        project_root / "conf", copy / "conf", ignore=shutil.ignore_patterns("local")
-    )
-    (copy / "conf" / "local").mkdir()
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(project_root / name, copy / name)
-    (copy / "src").mkdir()  # kedro requires it; the package itself is installed
-    run_session(copy, quick_run_params(mnist_idx_dir))
-    return copy
-
-
-def test_full_run_trains_a_useful_model_and_writes_every_report(project):
+def test_full_run_trains_a_useful_model_and_writes_every_report(trained_project):
     for report in REPORTS:
-        path = project / "data" / report
+        path = trained_project / "data" / report
         assert path.is_file() and path.stat().st_size > 0, report
-    metrics = json.loads((project / "data/08_reporting/metrics.json").read_text())
+    metrics = json.loads(
+        (trained_project / "data/08_reporting/metrics.json").read_text()
+    )
     assert metrics["test_accuracy"] > 0.9  # chance is 0.1
     assert metrics["n_train"] == 5400
     assert metrics["n_val"] == 600
@@ -100,22 +38,28 @@ def test_full_run_trains_a_useful_model_and_writes_every_report(project):
     assert 1 <= metrics["epochs_trained"] <= 3
 
 
-def test_only_missing_outputs_does_no_work_after_a_full_run(project, mnist_idx_dir):
-    before = fingerprints(project / "data")
+def test_only_missing_outputs_does_no_work_after_a_full_run(
+    trained_project, mnist_idx_dir
+):
+    before = fingerprints(trained_project / "data")
 
-    run_session(project, quick_run_params(mnist_idx_dir), only_missing_outputs=True)
+    run_session(
+        trained_project, quick_run_params(mnist_idx_dir), only_missing_outputs=True
+    )
 
-    assert fingerprints(project / "data") == before
+    assert fingerprints(trained_project / "data") == before
 
 
-def test_evaluation_alone_in_a_new_process_does_not_retrain(project, mnist_idx_dir):
-    model = project / "data" / MODEL
+def test_evaluation_alone_in_a_new_process_does_not_retrain(
+    trained_project, mnist_idx_dir
+):
+    model = trained_project / "data" / MODEL
     model_before = (model.stat().st_mtime_ns, model.read_bytes())
-    metrics_path = project / "data/08_reporting/metrics.json"
+    metrics_path = trained_project / "data/08_reporting/metrics.json"
     metrics_before = json.loads(metrics_path.read_text())
     metrics_path.unlink()
 
-    result = run_kedro(project, "--pipelines", "evaluation")
+    result = run_kedro(trained_project, "--pipelines", "evaluation")
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "train_model" not in result.stdout + result.stderr
@@ -146,20 +90,22 @@ def test_evaluation_alone_in_a_new_process_does_not_retrain(project, mnist_idx_d
     ],
 )
 def test_each_stage_runs_alone_and_writes_only_its_outputs(
-    project, mnist_idx_dir, stage, written
+    trained_project, mnist_idx_dir, stage, written
 ):
-    before = fingerprints(project / "data")
+    before = fingerprints(trained_project / "data")
 
-    run_session(project, quick_run_params(mnist_idx_dir), pipeline_names=[stage])
+    run_session(
+        trained_project, quick_run_params(mnist_idx_dir), pipeline_names=[stage]
+    )
 
-    after = fingerprints(project / "data")
+    after = fingerprints(trained_project / "data")
     assert {name for name in after if after[name][0] != before[name][0]} == written
 
 
-def test_tfds_without_network_fails_fast_with_instructions(project, tmp_path):
+def test_tfds_without_network_fails_fast_with_instructions(trained_project, tmp_path):
     started = time.monotonic()
     result = run_kedro(
-        project,
+        trained_project,
         "--pipelines",
         "ingestion",
         "--params",

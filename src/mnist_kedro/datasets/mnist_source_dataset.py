@@ -161,7 +161,9 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
 
     def _check_download_reachable(self, url: str) -> None:
         try:
-            urllib.request.urlopen(  # noqa: S310 - the URL is the TFDS builder's own
+            # A fresh opener reads the proxy settings now; urlopen's shared one
+            # keeps those of its first use for the life of the process.
+            urllib.request.build_opener().open(
                 urllib.request.Request(url, method="HEAD"),
                 timeout=self._tfds["download_timeout"],
             ).close()

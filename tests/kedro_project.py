@@ -1,0 +1,71 @@
+"""Runs of the Kedro project for the end-to-end tests: in a copy of the project,
+so that the user's own ``data/`` is never touched."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+BIN = Path(sys.executable).parent
+
+
+def copy_project(project_root: Path, destination: Path) -> Path:
+    """The project's configuration and notebooks in ``destination``, with an empty
+    ``data/``; the package itself is the installed one."""
+    shutil.copytree(
+        project_root / "conf",
+        destination / "conf",
+        ignore=shutil.ignore_patterns("local"),
+    )
+    (destination / "conf" / "local").mkdir()
+    shutil.copytree(project_root / "notebooks", destination / "notebooks")
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(project_root / name, destination / name)
+    (destination / "src").mkdir()  # kedro requires it
+    return destination
+
+
+def quick_run_params(mnist_idx_dir: Path) -> dict:
+    return {
+        "ingestion": {"idx_dir": str(mnist_idx_dir)},
+        "preprocessing": {"train_limit": 6000},
+        "training": {"epochs": 3},
+    }
+
+
+def run_session(project: Path, params: dict, **run_args) -> None:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, runtime_params=params) as session:
+        session.run(**run_args)
+
+
+def run_kedro(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``kedro run`` in a fresh process, as a user types it in the project folder."""
+    kedro = BIN / "kedro"
+    return subprocess.run(
+        [str(kedro), "run", *args],
+        check=False,  # the callers assert on the exit code
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200", **env},
+    )
+
+
+def fingerprints(data: Path) -> dict[str, tuple[int, str]]:
+    return {
+        str(path.relative_to(data)): (
+            path.stat().st_mtime_ns,
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+        )
+        for path in sorted(data.rglob("*"))
+        if path.is_file()
+    }

@@ -12,6 +12,7 @@ from kedro_project import copy_project, quick_run_params, run_session
 
 from mnist_kedro.datasets import IdxDataset
 from mnist_kedro.datasets.mnist_source_dataset import SPLIT_FILES
+from mnist_kedro.parameters import ProjectParams
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLASS_NAMES = [str(digit) for digit in range(10)]
@@ -39,12 +40,12 @@ def mnist_idx_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def base_parameters() -> dict:
-    """The project's parameters as configured in ``conf/base``."""
+def base_parameters() -> ProjectParams:
+    """The project's parameters as configured in ``conf/base``, validated."""
     parameters = {}
     for path in sorted((PROJECT_ROOT / "conf" / "base").glob("parameters*.yml")):
         parameters.update(yaml.safe_load(path.read_text()))
-    return parameters
+    return ProjectParams.model_validate(parameters)
 
 
 def _make_digits(

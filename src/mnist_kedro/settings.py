@@ -8,11 +8,9 @@ import warnings
 # a dozen warning lines on every run; nothing in this project can act on them.
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
 
-# Instantiated project hooks.
-# For example, after creating a hooks.py and defining a ProjectHooks class there, do
-# from mnist_kedro.hooks import ProjectHooks
-# Hooks are executed in a Last-In-First-Out (LIFO) order.
-# HOOKS = (ProjectHooks(),)
+from mnist_kedro.hooks import ValidateParameters  # noqa: E402
+
+HOOKS = (ValidateParameters(),)
 
 # Installed plugins for which to disable hook auto-registration.
 # DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)

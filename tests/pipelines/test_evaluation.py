@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from mnist_kedro.parameters import EvaluationParams
 from mnist_kedro.pipelines.evaluation.nodes import (
     classification_report_table,
     compute_metrics,
@@ -46,7 +47,7 @@ def history() -> pd.DataFrame:
 
 
 def test_predictions_hold_labels_and_probabilities(base_parameters):
-    model = build_model((28, 28, 1), 3, base_parameters["training"])
+    model = build_model((28, 28, 1), 3, base_parameters.training)
     x_test = np.random.default_rng(0).random((7, 28, 28, 1), dtype=np.float32)
     y_test = np.array([0, 1, 2, 0, 1, 2, 0], dtype=np.uint8)
 
@@ -131,7 +132,7 @@ def test_grid_of_correct_predictions(predictions):
     x_test = np.zeros((5, 28, 28, 1), np.float32)
 
     figure = plot_correct_predictions(
-        x_test, predictions, CLASS_NAMES, {"grid_size": 2}
+        x_test, predictions, CLASS_NAMES, EvaluationParams(grid_size=2)
     )
 
     assert len(figure.axes) == 4
@@ -150,7 +151,7 @@ def test_grid_of_misclassified_predictions_most_confident_first(predictions):
     )
 
     figure = plot_misclassified_predictions(
-        x_test, predictions, CLASS_NAMES, {"grid_size": 3}
+        x_test, predictions, CLASS_NAMES, EvaluationParams(grid_size=3)
     )
 
     assert titles(figure) == ["true dog\npred eel (90%)", "true eel\npred cat (60%)"]

@@ -7,6 +7,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from mnist_kedro.datasets import MnistSourceDataset
+from mnist_kedro.parameters import EvaluationParams
 
 STAGES = ["ingestion", "preprocessing", "training", "evaluation"]
 
@@ -48,13 +49,19 @@ def test_stages_connect_through_persisted_datasets(registered, project_root):
 
 
 def test_whole_dag_on_synthetic_data(registered, synthetic_idx_dir, base_parameters):
-    parameters = {
-        **base_parameters,
-        "training": {**base_parameters["training"], "epochs": 2, "batch_size": 32},
-        "evaluation": {"grid_size": 3},
-    }
+    parameters = base_parameters.model_copy(
+        update={
+            "training": base_parameters.training.model_copy(
+                update={"epochs": 2, "batch_size": 32}
+            ),
+            "evaluation": EvaluationParams(grid_size=3),
+        }
+    )
     catalog = DataCatalog(
-        {f"params:{name}": MemoryDataset(value) for name, value in parameters.items()}
+        {
+            f"params:{name}": MemoryDataset(getattr(parameters, name))
+            for name in type(parameters).model_fields
+        }
         | {"mnist_source": MnistSourceDataset(path=str(synthetic_idx_dir))}
     )
 

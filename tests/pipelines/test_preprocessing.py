@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from mnist_kedro.parameters import PreprocessingParams
 from mnist_kedro.pipelines.preprocessing.nodes import (
     scale_images,
     split_train_validation,
@@ -8,11 +9,9 @@ from mnist_kedro.pipelines.preprocessing.nodes import (
 
 
 def params(validation_fraction=0.2, train_limit=None, seed=42):
-    return {
-        "validation_fraction": validation_fraction,
-        "train_limit": train_limit,
-        "seed": seed,
-    }
+    return PreprocessingParams(
+        validation_fraction=validation_fraction, train_limit=train_limit, seed=seed
+    )
 
 
 def test_scale_images_gives_float32_channels_last_in_unit_range():

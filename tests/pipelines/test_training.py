@@ -10,12 +10,14 @@ from mnist_kedro.pipelines.training.nodes import build_model, train_model
 
 @pytest.fixture
 def training_params(base_parameters):
-    return {**base_parameters["training"], "epochs": 3, "batch_size": 32}
+    return base_parameters.training.model_copy(update={"epochs": 3, "batch_size": 32})
 
 
 def test_model_is_the_seed_design_built_from_parameters(training_params):
     model = build_model(
-        (28, 28, 1), 10, {**training_params, "filters": [8, 16], "dropout": 0.25}
+        (28, 28, 1),
+        10,
+        training_params.model_copy(update={"filters": (8, 16), "dropout": 0.25}),
     )
 
     assert [type(layer).__name__ for layer in model.layers] == [
@@ -54,7 +56,7 @@ def test_training_learns_and_reports_every_epoch(training_params, caplog, make_d
     assert 1 <= len(history) <= 3
     assert history["val_accuracy"].max() > 0.5  # chance is 0.1
     assert model.optimizer.learning_rate.numpy() == pytest.approx(
-        training_params["learning_rate"]
+        training_params.learning_rate
     )
     assert "Epoch 1: loss" in caplog.text
     predictions = model.predict(x[300:], verbose=0)
@@ -66,7 +68,9 @@ def test_early_stopping_restores_the_best_weights(training_params, make_digits):
     images, labels = make_digits(200)
     x, y = scale_images(images), labels
     # A learning rate this high makes validation loss worsen after the first epochs.
-    params = {**training_params, "epochs": 6, "patience": 1, "learning_rate": 0.5}
+    params = training_params.model_copy(
+        update={"epochs": 6, "patience": 1, "learning_rate": 0.5}
+    )
 
     model, history = train_model(
         x[:150], y[:150], x[150:], y[150:], list("0123456789"), params

@@ -18,17 +18,19 @@ from sklearn.metrics import (
     log_loss,
 )
 
+from mnist_kedro.parameters import ClassNames, EvaluationParams
+
 logger = logging.getLogger(__name__)
 
 PREDICTION_BATCH_SIZE = 1024
 
 
-def probability_columns(class_names: list[str]) -> list[str]:
+def probability_columns(class_names: ClassNames) -> list[str]:
     return [f"prob_{name}" for name in class_names]
 
 
 def predict_test_set(
-    model: keras.Model, x_test: np.ndarray, y_test: np.ndarray, class_names: list[str]
+    model: keras.Model, x_test: np.ndarray, y_test: np.ndarray, class_names: ClassNames
 ) -> pd.DataFrame:
     """One row per test image: true label, predicted label and class probabilities."""
     probabilities = model.predict(x_test, batch_size=PREDICTION_BATCH_SIZE, verbose=0)
@@ -43,7 +45,7 @@ def compute_metrics(
     training_history: pd.DataFrame,
     y_train: np.ndarray,
     y_val: np.ndarray,
-    class_names: list[str],
+    class_names: ClassNames,
 ) -> dict[str, Any]:
     """Test accuracy and loss, with the sizes of the sets and the epochs trained."""
     probabilities = predictions[probability_columns(class_names)].to_numpy()
@@ -74,7 +76,7 @@ def compute_metrics(
 
 
 def confusion_matrix_table(
-    predictions: pd.DataFrame, class_names: list[str]
+    predictions: pd.DataFrame, class_names: ClassNames
 ) -> pd.DataFrame:
     """Counts of test images by true class (rows) and predicted class (columns)."""
     counts = confusion_matrix(
@@ -84,20 +86,20 @@ def confusion_matrix_table(
     )
     return pd.DataFrame(
         counts,
-        index=pd.Index(class_names, name="true_label"),
-        columns=pd.Index(class_names, name="predicted_label"),
+        index=pd.Index(list(class_names), name="true_label"),
+        columns=pd.Index(list(class_names), name="predicted_label"),
     )
 
 
 def classification_report_table(
-    predictions: pd.DataFrame, class_names: list[str]
+    predictions: pd.DataFrame, class_names: ClassNames
 ) -> pd.DataFrame:
     """Precision, recall, F1 and support per class, with macro and weighted averages."""
     report = classification_report(
         predictions["true_label"],
         predictions["predicted_label"],
         labels=range(len(class_names)),
-        target_names=class_names,
+        target_names=list(class_names),
         output_dict=True,
         zero_division=0,
     )
@@ -139,21 +141,21 @@ def plot_training_curves(training_history: pd.DataFrame) -> Figure:
 def plot_correct_predictions(
     x_test: np.ndarray,
     predictions: pd.DataFrame,
-    class_names: list[str],
-    evaluation: dict[str, Any],
+    class_names: ClassNames,
+    evaluation: EvaluationParams,
 ) -> Figure:
     """The first correctly classified test images."""
     correct = predictions[predictions["true_label"] == predictions["predicted_label"]]
     return plot_prediction_grid(
-        x_test, correct, class_names, evaluation["grid_size"], "Correctly classified"
+        x_test, correct, class_names, evaluation.grid_size, "Correctly classified"
     )
 
 
 def plot_misclassified_predictions(
     x_test: np.ndarray,
     predictions: pd.DataFrame,
-    class_names: list[str],
-    evaluation: dict[str, Any],
+    class_names: ClassNames,
+    evaluation: EvaluationParams,
 ) -> Figure:
     """The misclassified test images, most confident mistakes first."""
     wrong = predictions[predictions["true_label"] != predictions["predicted_label"]]
@@ -162,7 +164,7 @@ def plot_misclassified_predictions(
         x_test,
         wrong.loc[confidence.sort_values(ascending=False).index],
         class_names,
-        evaluation["grid_size"],
+        evaluation.grid_size,
         "Misclassified",
     )
 
@@ -170,7 +172,7 @@ def plot_misclassified_predictions(
 def plot_prediction_grid(
     x_test: np.ndarray,
     predictions: pd.DataFrame,
-    class_names: list[str],
+    class_names: ClassNames,
     grid_size: int,
     title: str,
 ) -> Figure:

@@ -6,12 +6,14 @@ import logging
 
 import numpy as np
 
+from mnist_kedro.parameters import ClassNames
+
 logger = logging.getLogger(__name__)
 
 RawSplits = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def ingest_raw_data(raw: dict[str, np.ndarray], class_names: list[str]) -> RawSplits:
+def ingest_raw_data(raw: dict[str, np.ndarray], class_names: ClassNames) -> RawSplits:
     """Train images, train labels, test images and test labels from the raw
     source, once checked that they fit together and match the class names."""
     for split in ("train", "test"):

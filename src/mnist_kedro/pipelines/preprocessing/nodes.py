@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
+
+from mnist_kedro.parameters import PreprocessingParams
 
 logger = logging.getLogger(__name__)
 
@@ -17,12 +18,12 @@ def scale_images(images: np.ndarray) -> np.ndarray:
 
 
 def split_train_validation(
-    images: np.ndarray, labels: np.ndarray, preprocessing: dict[str, Any]
+    images: np.ndarray, labels: np.ndarray, preprocessing: PreprocessingParams
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stratified, seeded split of the (optionally limited) training set into
     scaled training and validation images with their labels."""
-    seed = preprocessing["seed"]
-    train_limit = preprocessing["train_limit"]
+    seed = preprocessing.seed
+    train_limit = preprocessing.train_limit
     if train_limit is not None and train_limit < len(labels):
         images, _, labels, _ = train_test_split(
             images, labels, train_size=train_limit, stratify=labels, random_state=seed
@@ -30,7 +31,7 @@ def split_train_validation(
     train_images, val_images, train_labels, val_labels = train_test_split(
         images,
         labels,
-        test_size=preprocessing["validation_fraction"],
+        test_size=preprocessing.validation_fraction,
         stratify=labels,
         random_state=seed,
     )

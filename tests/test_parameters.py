@@ -1,0 +1,88 @@
+"""Bad parameters stop a run before it reads any data, with a message naming the
+parameter, its value and what is allowed, and leave earlier outputs alone."""
+
+import pytest
+from kedro.validation.exceptions import ParameterValidationError
+from kedro_project import fingerprints, quick_run_params, run_session
+
+pytestmark = pytest.mark.e2e
+
+BAD_PARAMETERS = {
+    "unknown key": (
+        {"training": {"batch_sizes": 64}},
+        r"training.*batch_sizes\s+Extra inputs are not permitted",
+    ),
+    "misspelt section": (
+        {"trainig": {"epochs": 3}},
+        r"trainig\s+Extra inputs are not permitted",
+    ),
+    "wrong type": (
+        {"training": {"epochs": "many"}},
+        r"epochs\s+Input should be a valid integer.*input_value='many'",
+    ),
+    "validation fraction of 1": (
+        {"preprocessing": {"validation_fraction": 1.0}},
+        r"validation_fraction\s+Input should be less than 1.*input_value=1.0",
+    ),
+    "validation fraction of 0": (
+        {"preprocessing": {"validation_fraction": 0}},
+        r"validation_fraction\s+Input should be greater than 0",
+    ),
+    "dropout of 1": (
+        {"training": {"dropout": 1}},
+        r"dropout\s+Input should be less than 1",
+    ),
+    "no epochs": (
+        {"training": {"epochs": 0}},
+        r"epochs\s+Input should be greater than 0.*input_value=0",
+    ),
+    "negative batch size": (
+        {"training": {"batch_size": -32}},
+        r"batch_size\s+Input should be greater than 0.*input_value=-32",
+    ),
+    "unknown source": (
+        {"ingestion": {"source": "kaggle"}},
+        r"ingestion.source\s+Input should be 'auto', 'idx' or 'tfds'.*input_value='kaggle'",
+    ),
+    "repeated class names": (
+        {"class_names": ["0", "1", "1"]},
+        r"class names must be distinct",
+    ),
+    "a single class": (
+        {"class_names": ["digit"]},
+        r"at least two class names are needed",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("override", "message"), BAD_PARAMETERS.values(), ids=BAD_PARAMETERS.keys()
+)
+def test_bad_parameter_stops_the_run_before_any_work(
+    trained_project, mnist_idx_dir, override, message
+):
+    before = fingerprints(trained_project / "data")
+    params = quick_run_params(mnist_idx_dir)
+    for section, value in override.items():
+        params[section] = (
+            {**params.get(section, {}), **value} if isinstance(value, dict) else value
+        )
+
+    with pytest.raises(ParameterValidationError, match=f"(?s){message}"):
+        run_session(trained_project, params)
+
+    assert fingerprints(trained_project / "data") == before
+
+
+def test_class_names_that_do_not_cover_the_labels_stop_ingestion(
+    trained_project, mnist_idx_dir
+):
+    before = fingerprints(trained_project / "data")
+    params = {**quick_run_params(mnist_idx_dir), "class_names": ["zero", "one", "two"]}
+
+    with pytest.raises(
+        ValueError, match="The train labels go up to 9 but only 3 class names"
+    ):
+        run_session(trained_project, params)
+
+    assert fingerprints(trained_project / "data") == before

@@ -69,3 +69,18 @@ def fingerprints(data: Path) -> dict[str, tuple[int, str]]:
         for path in sorted(data.rglob("*"))
         if path.is_file()
     }
+
+
+def latest_version(path: Path) -> Path:
+    """The file of the latest version of the versioned dataset at ``path``
+    (Kedro names version folders by UTC timestamp, so they sort by time)."""
+    return max(path.iterdir()) / path.name
+
+
+def dataset_of(file: str) -> str:
+    """The dataset path of a file below ``data/``: a versioned file
+    ``x.csv/<version>/x.csv`` belongs to ``x.csv``."""
+    parts = Path(file).parts
+    if len(parts) >= 3 and parts[-1] == parts[-3]:  # noqa: PLR2004
+        return str(Path(*parts[:-2]))
+    return file

@@ -5,10 +5,18 @@ import json
 import time
 
 import pytest
-from kedro_project import fingerprints, quick_run_params, run_kedro, run_session
+from kedro_project import (
+    dataset_of,
+    fingerprints,
+    latest_version,
+    quick_run_params,
+    run_kedro,
+    run_session,
+)
 
 pytestmark = pytest.mark.e2e
 
+# All versioned: each is a folder of versions.
 REPORTS = [
     "08_reporting/metrics.json",
     "08_reporting/training_history.csv",
@@ -26,10 +34,10 @@ MODEL = "06_models/mnist_cnn.keras"
 
 def test_full_run_trains_a_useful_model_and_writes_every_report(trained_project):
     for report in REPORTS:
-        path = trained_project / "data" / report
+        path = latest_version(trained_project / "data" / report)
         assert path.is_file() and path.stat().st_size > 0, report
     metrics = json.loads(
-        (trained_project / "data/08_reporting/metrics.json").read_text()
+        latest_version(trained_project / "data/08_reporting/metrics.json").read_text()
     )
     assert metrics["test_accuracy"] > 0.9  # chance is 0.1
     assert metrics["n_train"] == 5400
@@ -53,18 +61,21 @@ def test_only_missing_outputs_does_no_work_after_a_full_run(
 def test_evaluation_alone_in_a_new_process_does_not_retrain(
     trained_project, mnist_idx_dir
 ):
-    model = trained_project / "data" / MODEL
-    model_before = (model.stat().st_mtime_ns, model.read_bytes())
-    metrics_path = trained_project / "data/08_reporting/metrics.json"
-    metrics_before = json.loads(metrics_path.read_text())
-    metrics_path.unlink()
+    models = trained_project / "data" / MODEL
+    models_before = fingerprints(models)
+    metrics = trained_project / "data/08_reporting/metrics.json"
+    metrics_before = json.loads(latest_version(metrics).read_text())
+    versions_before = set(metrics.iterdir())
 
     result = run_kedro(trained_project, "--pipelines", "evaluation")
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "train_model" not in result.stdout + result.stderr
-    assert (model.stat().st_mtime_ns, model.read_bytes()) == model_before
-    assert json.loads(metrics_path.read_text()) == pytest.approx(metrics_before)
+    assert fingerprints(models) == models_before
+    assert set(metrics.iterdir()) > versions_before  # a new version, the old kept
+    assert json.loads(latest_version(metrics).read_text()) == pytest.approx(
+        metrics_before
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,7 +110,9 @@ def test_each_stage_runs_alone_and_writes_only_its_outputs(
     )
 
     after = fingerprints(trained_project / "data")
-    assert {name for name in after if after[name][0] != before[name][0]} == written
+    assert before.keys() <= after.keys()  # earlier versions are kept
+    changed = {name for name in after if after[name] != before.get(name)}
+    assert {dataset_of(name) for name in changed} == written
 
 
 def test_tfds_without_network_fails_fast_with_instructions(trained_project, tmp_path):

@@ -3,6 +3,7 @@ so that the user's own ``data/`` is never touched."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -41,8 +42,13 @@ def quick_run_params(mnist_idx_dir: Path) -> dict:
 
 
 def run_session(project: Path, params: dict, **run_args) -> None:
+    """A run through ``KedroSession`` from the project folder, as ``kedro run``
+    does (relative paths in parameters are taken from there)."""
     bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=params) as session:
+    with (
+        contextlib.chdir(project),
+        KedroSession.create(project_path=project, runtime_params=params) as session,
+    ):
         session.run(**run_args)
 
 

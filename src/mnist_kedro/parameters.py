@@ -62,6 +62,7 @@ class TrainingParams(_Parameters):
     patience: NonNegativeInt
     seed: int
     deterministic: bool = True
+    backup_dir: str = "data/06_models/training_backup"
 
 
 class EvaluationParams(_Parameters):

@@ -48,11 +48,17 @@ def test_stages_connect_through_persisted_datasets(registered, project_root):
         assert dataset is not None and not isinstance(dataset, MemoryDataset), name
 
 
-def test_whole_dag_on_synthetic_data(registered, synthetic_idx_dir, base_parameters):
+def test_whole_dag_on_synthetic_data(
+    registered, synthetic_idx_dir, base_parameters, tmp_path
+):
     parameters = base_parameters.model_copy(
         update={
             "training": base_parameters.training.model_copy(
-                update={"epochs": 2, "batch_size": 32}
+                update={
+                    "epochs": 2,
+                    "batch_size": 32,
+                    "backup_dir": str(tmp_path / "backup"),
+                }
             ),
             "evaluation": EvaluationParams(grid_size=3),
         }

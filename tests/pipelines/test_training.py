@@ -1,16 +1,24 @@
 import logging
+import os
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 from mnist_kedro.pipelines.preprocessing.nodes import scale_images
-from mnist_kedro.pipelines.training.nodes import build_model, train_model
+from mnist_kedro.pipelines.training.nodes import (
+    _discard_backup_of_other_runs,
+    build_model,
+    train_model,
+)
 
 
 @pytest.fixture
-def training_params(base_parameters):
-    return base_parameters.training.model_copy(update={"epochs": 3, "batch_size": 32})
+def training_params(base_parameters, tmp_path):
+    return base_parameters.training.model_copy(
+        update={"epochs": 3, "batch_size": 32, "backup_dir": str(tmp_path / "backup")}
+    )
 
 
 def test_model_is_the_seed_design_built_from_parameters(training_params):
@@ -85,3 +93,38 @@ def test_early_stopping_restores_the_best_weights(training_params, make_digits):
         .mean()
     )
     assert restored_loss == pytest.approx(best, rel=1e-4)
+
+
+def test_the_backup_is_removed_after_training(training_params, make_digits):
+    images, labels = make_digits(100)
+    x = scale_images(images)
+
+    train_model(
+        x[:80], labels[:80], x[80:], labels[80:], list("0123456789"), training_params
+    )
+
+    assert not os.path.exists(training_params.backup_dir)
+
+
+def test_a_backup_of_other_parameters_is_not_resumed(
+    training_params, make_digits, caplog
+):
+    images, labels = make_digits(100)
+    x = scale_images(images)
+    stale = training_params.model_copy(update={"learning_rate": 0.5})
+    _discard_backup_of_other_runs(Path(stale.backup_dir), stale, x[:80].shape)
+    (Path(stale.backup_dir) / "history.csv").write_text("epoch,loss\n0,9.9\n")
+
+    with caplog.at_level(logging.INFO, logger="mnist_kedro"):
+        _, history = train_model(
+            x[:80],
+            labels[:80],
+            x[80:],
+            labels[80:],
+            list("0123456789"),
+            training_params,
+        )
+
+    assert "Discarding the backup of another training run" in caplog.text
+    assert history["epoch"].tolist()[0] == 1
+    assert history["loss"].max() < 9.9

@@ -19,6 +19,8 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
+from .partial_files import partial_path
+
 # IDX type codes (third byte of the magic number); multi-byte values are big-endian.
 _DTYPE_BY_CODE = {
     0x08: np.dtype("u1"),
@@ -116,8 +118,9 @@ class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
         if path.endswith(".gz"):
             content = gzip.compress(content, mtime=0)
         self._fs.mkdirs(str(PurePosixPath(path).parent), exist_ok=True)
-        with self._fs.open(path, "wb") as file:
+        with self._fs.open(partial_path(path), "wb") as file:
             file.write(content)
+        self._fs.mv(partial_path(path), path)
 
     def _exists(self) -> bool:
         return self._fs.exists(get_filepath_str(self._filepath, self._protocol))

@@ -10,6 +10,8 @@ import fsspec
 import numpy as np
 from kedro.io.core import AbstractDataset, get_filepath_str, get_protocol_and_path
 
+from .partial_files import partial_path
+
 
 class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
     """Loads and saves a NumPy array in NumPy's own ``.npy`` format.
@@ -69,8 +71,13 @@ class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
     def save(self, data: np.ndarray) -> None:
         save_path = get_filepath_str(self._filepath, self._protocol)
         self._fs.mkdirs(str(PurePosixPath(save_path).parent), exist_ok=True)
-        with self._fs.open(save_path, "wb") as file:
-            np.save(file, data, allow_pickle=False)
+        try:
+            with self._fs.open(partial_path(save_path), "wb") as file:
+                np.save(file, data, allow_pickle=False)
+        except BaseException:
+            self._fs.rm(partial_path(save_path))
+            raise
+        self._fs.mv(partial_path(save_path), save_path)
 
     def _exists(self) -> bool:
         return self._fs.exists(get_filepath_str(self._filepath, self._protocol))

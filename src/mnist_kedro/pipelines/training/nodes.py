@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -43,24 +46,36 @@ def train_model(
     training: TrainingParams,
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Trains the CNN with Adam and early stopping on validation loss; returns the
-    model with the best validation loss and the per-epoch history."""
+    model with the best validation loss and the per-epoch history.
+
+    A run that was killed resumes after its last completed epoch: the model,
+    optimiser and history of each epoch are backed up in ``training.backup_dir``,
+    which is removed once training has finished.
+    """
     keras.utils.set_random_seed(training.seed)
     if training.deterministic:
         # Process-wide and irreversible; costs little on CPU (see README).
         tf.config.experimental.enable_op_determinism()
+    backup_dir = Path(training.backup_dir)
+    _discard_backup_of_other_runs(backup_dir, training, x_train.shape)
+    history_log = backup_dir / "history.csv"
     model = build_model(x_train.shape[1:], len(class_names), training)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=training.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    history = model.fit(
+    model.fit(
         x_train,
         y_train,
         batch_size=training.batch_size,
         epochs=training.epochs,
         validation_data=(x_val, y_val),
         callbacks=[
+            # Before the backup: a kill between the two repeats an epoch in the
+            # log (dropped below) rather than losing one.
+            keras.callbacks.CSVLogger(str(history_log), append=True),
+            keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
             keras.callbacks.EarlyStopping(
                 monitor="val_loss",
                 patience=training.patience,
@@ -70,9 +85,33 @@ def train_model(
         ],
         verbose=0,
     )
-    history_table = pd.DataFrame(history.history)
-    history_table.insert(0, "epoch", np.arange(1, len(history_table) + 1))
-    return model, history_table
+    history = pd.read_csv(history_log).drop_duplicates("epoch", keep="last")
+    history["epoch"] += 1
+    shutil.rmtree(backup_dir)
+    return model, history.reset_index(drop=True)
+
+
+def _discard_backup_of_other_runs(
+    backup_dir: Path, training: TrainingParams, data_shape: tuple[int, ...]
+) -> None:
+    """Keeps a backup only if it was made by a run of the same parameters on
+    data of the same shape, so that a resumed run is the run that was killed."""
+    fingerprint = json.dumps(
+        {"training": training.model_dump(mode="json"), "data_shape": data_shape}
+    )
+    fingerprint_file = backup_dir / "run.json"
+    if backup_dir.exists():
+        if fingerprint_file.is_file() and fingerprint_file.read_text() == fingerprint:
+            logger.info(
+                "Resuming the interrupted training backed up in %s.", backup_dir
+            )
+            return
+        logger.warning(
+            "Discarding the backup of another training run in %s.", backup_dir
+        )
+        shutil.rmtree(backup_dir)
+    backup_dir.mkdir(parents=True)
+    fingerprint_file.write_text(fingerprint)
 
 
 def _log_epoch(epoch: int, logs: dict[str, float]) -> None:

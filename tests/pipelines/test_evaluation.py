@@ -159,3 +159,13 @@ def test_grid_of_misclassified_predictions_most_confident_first(predictions):
     assert shown_images[0].mean() == pytest.approx(4 / 5)  # test image 4 first
     assert shown_images[1].mean() == pytest.approx(3 / 5)
     assert "Misclassified test images (2 in all)" in figure.get_suptitle()
+
+
+def test_a_model_for_other_classes_is_refused(base_parameters):
+    model = build_model((28, 28, 1), 10, base_parameters.training)
+    x_test = np.zeros((2, 28, 28, 1), np.float32)
+
+    with pytest.raises(
+        ValueError, match=r"maps \(28, 28, 1\) images to 10 classes.*3 class names"
+    ):
+        predict_test_set(model, x_test, np.zeros(2, np.uint8), CLASS_NAMES)

@@ -128,3 +128,13 @@ def test_a_backup_of_other_parameters_is_not_resumed(
     assert "Discarding the backup of another training run" in caplog.text
     assert history["epoch"].tolist()[0] == 1
     assert history["loss"].max() < 9.9
+
+
+def test_labels_beyond_the_class_names_are_refused(training_params, make_digits):
+    images, labels = make_digits(40)
+    x = scale_images(images)
+
+    with pytest.raises(ValueError, match="labels go up to 9 but only 5 class names"):
+        train_model(
+            x[:30], labels[:30], x[30:], labels[30:], list("abcde"), training_params
+        )

@@ -19,6 +19,7 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
+from .array_checks import check_array
 from .partial_files import partial_path
 
 # IDX type codes (third byte of the magic number); multi-byte values are big-endian.
@@ -134,13 +135,7 @@ class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
         }
 
     def _validate(self, array: np.ndarray, path: str) -> None:
-        if self._shape is not None and not _shape_matches(array.shape, self._shape):
-            expected = "×".join(
-                "N" if size is None else str(size) for size in self._shape
-            )
-            raise DatasetError(
-                f"{path}: array has shape {array.shape}, expected {expected}."
-            )
+        check_array(array, path, shape=self._shape)
         if self._num_classes is not None and array.size:
             low, high = array.min(), array.max()
             if low < 0 or high >= self._num_classes:
@@ -206,9 +201,3 @@ def to_idx_bytes(array: np.ndarray) -> bytes:
         f">BBBB{array.ndim}I", 0, 0, type_code, array.ndim, *array.shape
     )
     return header + array.astype(_DTYPE_BY_CODE[type_code], copy=False).tobytes()
-
-
-def _shape_matches(shape: tuple[int, ...], expected: tuple[int | None, ...]) -> bool:
-    return len(shape) == len(expected) and all(
-        size is None or size == actual for actual, size in zip(shape, expected)
-    )

@@ -10,6 +10,7 @@ import fsspec
 import numpy as np
 from kedro.io.core import AbstractDataset, get_filepath_str, get_protocol_and_path
 
+from .array_checks import check_array
 from .partial_files import partial_path
 
 
@@ -17,6 +18,7 @@ class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
     """Loads and saves a NumPy array in NumPy's own ``.npy`` format.
 
     Pickled objects are refused both ways, so a ``.npy`` file can never run code.
+    Optionally checks the shape, dtype and value range of what it loads and saves.
 
     Example usage for the `YAML API <https://docs.kedro.org/en/stable/catalog-data/data_catalog_yaml_examples/>`_:
 
@@ -25,6 +27,9 @@ class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
         x_train:
           type: mnist_kedro.datasets.NumpyDataset
           filepath: data/05_model_input/x_train.npy
+          shape: [null, 28, 28, 1]
+          dtype: float32
+          value_range: [0, 1]
 
     Example usage for the Python API:
 
@@ -42,6 +47,9 @@ class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
         self,
         *,
         filepath: str,
+        shape: list[int | None] | None = None,
+        dtype: str | None = None,
+        value_range: list[float] | None = None,
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -50,6 +58,9 @@ class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
 
         Args:
             filepath: Path of the ``.npy`` file, with an optional fsspec protocol prefix.
+            shape: Expected shape; ``None`` (``null`` in YAML) for any size.
+            dtype: Expected dtype, e.g. ``float32``.
+            value_range: Lowest and highest value allowed.
             credentials: Credentials for the filesystem, passed to ``fsspec``.
             fs_args: Extra arguments for the ``fsspec`` filesystem.
             metadata: Any arbitrary metadata; ignored by Kedro, used by kedro-viz.
@@ -60,16 +71,23 @@ class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
         self._fs = fsspec.filesystem(
             protocol, **deepcopy(credentials or {}), **deepcopy(fs_args or {})
         )
+        self._checks = {
+            "shape": None if shape is None else tuple(shape),
+            "dtype": dtype,
+            "value_range": None if value_range is None else tuple(value_range),
+        }
         self.metadata = metadata
 
     def load(self) -> np.ndarray:
-        with self._fs.open(
-            get_filepath_str(self._filepath, self._protocol), "rb"
-        ) as file:
-            return np.load(file, allow_pickle=False)
+        path = get_filepath_str(self._filepath, self._protocol)
+        with self._fs.open(path, "rb") as file:
+            array = np.load(file, allow_pickle=False)
+        check_array(array, path, **self._checks)
+        return array
 
     def save(self, data: np.ndarray) -> None:
         save_path = get_filepath_str(self._filepath, self._protocol)
+        check_array(data, save_path, **self._checks)
         self._fs.mkdirs(str(PurePosixPath(save_path).parent), exist_ok=True)
         try:
             with self._fs.open(partial_path(save_path), "wb") as file:
@@ -83,4 +101,4 @@ class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
         return self._fs.exists(get_filepath_str(self._filepath, self._protocol))
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "protocol": self._protocol}
+        return {"filepath": self._filepath, "protocol": self._protocol, **self._checks}

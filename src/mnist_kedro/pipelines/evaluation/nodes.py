@@ -33,6 +33,15 @@ def predict_test_set(
     model: keras.Model, x_test: np.ndarray, y_test: np.ndarray, class_names: ClassNames
 ) -> pd.DataFrame:
     """One row per test image: true label, predicted label and class probabilities."""
+    if (
+        model.output_shape[-1] != len(class_names)
+        or model.input_shape[1:] != x_test.shape[1:]
+    ):
+        raise ValueError(
+            f"The model maps {model.input_shape[1:]} images to {model.output_shape[-1]} "
+            f"classes, but the test images are {x_test.shape[1:]} and "
+            f"{len(class_names)} class names are configured; train the model again."
+        )
     probabilities = model.predict(x_test, batch_size=PREDICTION_BATCH_SIZE, verbose=0)
     predictions = pd.DataFrame(probabilities, columns=probability_columns(class_names))
     predictions.insert(0, "true_label", y_test.astype(int))

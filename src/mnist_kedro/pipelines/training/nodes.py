@@ -52,6 +52,13 @@ def train_model(
     optimiser and history of each epoch are backed up in ``training.backup_dir``,
     which is removed once training has finished.
     """
+    highest_label = max(y_train.max(), y_val.max())
+    if highest_label >= len(class_names):
+        raise ValueError(
+            f"The training labels go up to {highest_label} but only "
+            f"{len(class_names)} class names are configured; run the whole "
+            "pipeline again after changing class_names."
+        )
     keras.utils.set_random_seed(training.seed)
     if training.deterministic:
         # Process-wide and irreversible; costs little on CPU (see README).

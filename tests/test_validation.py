@@ -1,7 +1,10 @@
 """Bad parameters stop a run before it reads any data, with a message naming the
-parameter, its value and what is allowed, and leave earlier outputs alone."""
+parameter, its value and what is allowed; bad data stop the stage that reads
+them, naming the dataset. Neither touches earlier outputs."""
 
+import numpy as np
 import pytest
+from kedro.io import DatasetError
 from kedro.validation.exceptions import ParameterValidationError
 from kedro_project import fingerprints, quick_run_params, run_session
 
@@ -86,3 +89,25 @@ def test_class_names_that_do_not_cover_the_labels_stop_ingestion(
         run_session(trained_project, params)
 
     assert fingerprints(trained_project / "data") == before
+
+
+def test_a_stage_checks_the_data_it_reads_and_names_the_dataset(
+    trained_project, mnist_idx_dir
+):
+    x_test = trained_project / "data/05_model_input/x_test.npy"
+    original = x_test.read_bytes()
+    np.save(x_test, np.full((10, 28, 28, 1), 255, dtype=np.uint8))  # unscaled images
+    before = fingerprints(trained_project / "data")
+    try:
+        with pytest.raises(
+            DatasetError, match=r"x_test.npy: array is of uint8, expected float32"
+        ):
+            run_session(
+                trained_project,
+                quick_run_params(mnist_idx_dir),
+                pipeline_names=["evaluation"],
+            )
+        # Nodes that ran before the failing one may have added new versions.
+        assert before.items() <= fingerprints(trained_project / "data").items()
+    finally:
+        x_test.write_bytes(original)

@@ -4,11 +4,11 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration""
 
 import warnings
 
+from mnist_kedro.hooks import ValidateParameters
+
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates, which prints
 # a dozen warning lines on every run; nothing in this project can act on them.
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
-
-from mnist_kedro.hooks import ValidateParameters  # noqa: E402
 
 HOOKS = (ValidateParameters(),)
 

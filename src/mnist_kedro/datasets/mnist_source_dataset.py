@@ -99,7 +99,9 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
         raise DatasetError("MnistSourceDataset is read-only: it is the raw source.")
 
     def _exists(self) -> bool:
-        return not self._missing_idx_files() or self._tfds_builder().is_prepared()
+        if self._source != "tfds" and not self._missing_idx_files():
+            return True
+        return self._source != "idx" and self._tfds_builder().is_prepared()
 
     def _describe(self) -> dict[str, Any]:
         return {"source": self._source, "path": str(self._idx_dir), "tfds": self._tfds}

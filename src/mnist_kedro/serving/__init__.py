@@ -1,0 +1,1 @@
+"""Serving the trained model: preparing drawn digits the way MNIST's were."""

@@ -6,15 +6,32 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import random
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
+import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 BIN = Path(sys.executable).parent
+CHROMIUM = Path("/usr/bin/chromium")
+# Chromium's own background traffic would only be refused on a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def copy_project(project_root: Path, destination: Path) -> Path:
@@ -90,3 +107,64 @@ def dataset_of(file: str) -> str:
     if len(parts) >= 3 and parts[-1] == parts[-3]:  # noqa: PLR2004
         return str(Path(*parts[:-2]))
     return file
+
+
+def free_port() -> int:
+    """A free loopback port below the ephemeral range: kedro-viz refuses ports
+    above 49151, where the system's own choice (``bind(0)``) often lands."""
+    for port in random.sample(range(20_000, 32_000), 50):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError("no free port between 20000 and 32000")
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """Stops a process and every child it started (the group may be gone already)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextlib.contextmanager
+def running_server(command: list[str], cwd: Path, ready_url: str, log_path: Path):
+    """Runs a server in a process group of its own until the block ends, once
+    ``ready_url`` answers; fails with the server's log if it never does."""
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(ready_url, timeout=10).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{command[0]} did not start:\n{log_path.read_text()[-3000:]}"
+                    ) from None
+                time.sleep(1)
+        yield
+    finally:
+        stop_process_group(server)
+
+
+def require_chromium() -> None:
+    """Skips the test without Chromium, except in CI, where it must run."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(
+                "Chromium is missing: .ci/run installs Debian's chromium package."
+            )
+        pytest.skip("needs Debian's chromium package (apt-get install chromium)")

@@ -4,22 +4,23 @@ with the network closed, and the static site of ``kedro viz build``."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
-import random
 import shutil
-import signal
-import socket
 import subprocess
-import time
 import urllib.request
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from kedro.framework.project import configure_project, pipelines
-from kedro_project import BIN
+from kedro_project import (
+    BIN,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    running_server,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -39,17 +40,6 @@ DATA_FLOW = [
     "compute_metrics",
     "metrics",
 ]
-CHROMIUM = Path("/usr/bin/chromium")
-# Chromium's own background traffic would only be refused on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "kedro-viz.png"
 
 
@@ -62,16 +52,6 @@ def get_json(url: str):
         return json.load(response)
 
 
-def free_port() -> int:
-    """A free loopback port below the ephemeral range: kedro-viz refuses ports
-    above 49151, where the system's own choice (``bind(0)``) often lands."""
-    for port in random.sample(range(20_000, 32_000), 50):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError("no free port between 20000 and 32000")
-
-
 @pytest.fixture(scope="module", autouse=True)
 def registered_pipelines():
     configure_project("mnist_kedro")
@@ -79,56 +59,23 @@ def registered_pipelines():
 
 @pytest.fixture(scope="module")
 def viz_url(trained_project, tmp_path_factory):
-    """A ``kedro viz run`` serving the trained project on loopback. It runs in a
-    process group of its own (the server is a child process of ``kedro``), and
-    the whole group is stopped whatever the tests do."""
+    """A ``kedro viz run`` serving the trained project on loopback (its server
+    is a child process of ``kedro``: the whole process group is stopped)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    command = [
+        str(BIN / "kedro"),
+        "viz",
+        "run",
+        "--no-browser",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     log_path = tmp_path_factory.mktemp("viz") / "kedro-viz.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [
-                str(BIN / "kedro"),
-                "viz",
-                "run",
-                "--no-browser",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=trained_project,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                get_json(f"{url}/api/main")
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        f"kedro viz did not start:\n{log_path.read_text()[-3000:]}"
-                    )
-                time.sleep(1)
+    with running_server(command, trained_project, f"{url}/api/main", log_path):
         yield url
-    finally:
-        stop_process_group(server)
-
-
-def stop_process_group(process: subprocess.Popen) -> None:
-    """Stops a process and every child it started (the group may be gone already)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def check_graph(graph: dict) -> None:

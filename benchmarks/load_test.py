@@ -1,0 +1,158 @@
+"""Bounded load test of the prediction service, on loopback only.
+
+Starts ``python -m mnist_kedro.serving`` for the project's latest model on a free
+loopback port, sends real MNIST test digits as PNG from ``--concurrency`` clients
+until ``--requests`` are answered or ``--max-seconds`` pass, stops the server and
+prints throughput, latency percentiles, the server-side time and the errors.
+
+    python benchmarks/load_test.py --idx-dir ../shared/data/mnist
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from mnist_kedro.datasets import IdxDataset
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def digit_pngs(idx_dir: Path, count: int = 100) -> list[bytes]:
+    images = IdxDataset(filepath=str(idx_dir / "t10k-images-idx3-ubyte.gz")).load()[
+        :count
+    ]
+    pngs = []
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        pngs.append(buffer.getvalue())
+    return pngs
+
+
+async def load(
+    url: str, bodies: list[bytes], requests: int, concurrency: int, max_seconds: float
+):
+    latencies, server_times, errors = [], [], []
+    sent = 0
+    deadline = time.perf_counter() + max_seconds
+
+    async def client(session: httpx.AsyncClient) -> None:
+        nonlocal sent
+        while sent < requests and time.perf_counter() < deadline:
+            body = bodies[sent % len(bodies)]
+            sent += 1
+            started = time.perf_counter()
+            try:
+                response = await session.post(
+                    f"{url}/predict",
+                    content=body,
+                    headers={"Content-Type": "image/png"},
+                )
+                response.raise_for_status()
+                server_times.append(response.json()["server_time_ms"])
+                latencies.append((time.perf_counter() - started) * 1000)
+            except (httpx.HTTPError, KeyError, ValueError) as error:
+                errors.append(repr(error))
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return latencies, server_times, errors, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--idx-dir",
+        type=Path,
+        default=Path(os.environ.get("MNIST_IDX_DIR", "data/01_raw/mnist")),
+    )
+    parser.add_argument("--project-path", type=Path, default=Path.cwd())
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--max-seconds", type=float, default=60)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    bodies = digit_pngs(args.idx_dir)
+    port = free_loopback_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mnist_kedro.serving",
+            "--port",
+            str(port),
+            "--project-path",
+            str(args.project_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(120):
+            try:
+                httpx.get(f"{url}/health").raise_for_status()
+                break
+            except httpx.HTTPError:
+                if server.poll() is not None:
+                    sys.exit(
+                        "the server did not start: is there a trained model (kedro run)?"
+                    )
+                time.sleep(1)
+        asyncio.run(
+            load(url, bodies, 2 * args.concurrency, args.concurrency, 30)
+        )  # warm-up
+        latencies, server_times, errors, elapsed = asyncio.run(
+            load(url, bodies, args.requests, args.concurrency, args.max_seconds)
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    figures = {
+        "requests": len(latencies) + len(errors),
+        "errors": len(errors),
+        "concurrency": args.concurrency,
+        "seconds": round(elapsed, 2),
+        "predictions_per_second": round(len(latencies) / elapsed, 1),
+        "latency_ms_p50": round(float(np.percentile(latencies, 50)), 2),
+        "latency_ms_p99": round(float(np.percentile(latencies, 99)), 2),
+        "server_time_ms_p50": round(float(np.percentile(server_times, 50)), 3),
+        "server_time_ms_p99": round(float(np.percentile(server_times, 99)), 3),
+    }
+    width = max(map(len, figures))
+    for name, value in figures.items():
+        print(f"{name:<{width}}  {value}")  # noqa: T201
+    if errors:
+        print("first errors:", *errors[:3], sep="\n  ")  # noqa: T201
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""``python -m mnist_kedro.serving``: serve the trained model on a web page and a JSON API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from .app import create_app
+from .model import NoTrainedModelError, load_served_model
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_kedro.serving", description=__doc__
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--model-version",
+        help="a version folder of data/06_models/mnist_cnn.keras; default: the latest",
+    )
+    parser.add_argument(
+        "--project-path", type=Path, default=Path.cwd(), help="default: this folder"
+    )
+    args = parser.parse_args(argv)
+    try:
+        served = load_served_model(args.project_path.resolve(), args.model_version)
+    except NoTrainedModelError as error:
+        sys.exit(str(error))
+    uvicorn.run(create_app(served), host=args.host, port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

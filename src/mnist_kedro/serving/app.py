@@ -1,0 +1,187 @@
+"""The web service: a drawing page, ``POST /predict`` and ``GET /health``."""
+
+from __future__ import annotations
+
+import io
+from importlib.resources import files
+from time import perf_counter
+from typing import Annotated
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mnist_kedro import __version__
+
+from .model import Predictor, ServedModel
+from .preparation import FRAME, prepare_drawing
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_IMAGE_PIXELS = 4096 * 4096  # a small file may still decode to a huge image
+IMAGE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
+
+Pixel = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class PixelsRequest(BaseModel):
+    """A 28×28 image already prepared like MNIST's: white ink on black, in [0, 1]."""
+
+    model_config = ConfigDict(extra="forbid")
+    pixels: list[list[Pixel]]
+
+    @field_validator("pixels")
+    @classmethod
+    def _is_28_by_28(cls, rows: list[list[float]]) -> list[list[float]]:
+        if len(rows) != FRAME or any(len(row) != FRAME for row in rows):
+            raise ValueError(f"pixels must be {FRAME} rows of {FRAME} numbers")
+        return rows
+
+
+class BodySizeLimit:
+    """Answers 413 to a request body over ``max_bytes`` before anything reads it."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:  # a chunked body that lied about nothing
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _BodyTooLarge:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope, receive, send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body over the limit of {self.max_bytes} bytes"}, 413
+        )
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(served: ServedModel) -> FastAPI:
+    """The service for one trained model."""
+    predictor = Predictor(served.model)
+    page = (files(__package__) / "static" / "index.html").read_text()
+    app = FastAPI(
+        title="mnist-kedro",
+        version=__version__,
+        description="Handwritten digit recognition with the model the pipeline trained.",
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def drawing_page() -> str:
+        return page
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ready", "model_version": served.version}
+
+    @app.post(
+        "/predict",
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "image/png": {"schema": {"type": "string", "format": "binary"}},
+                    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "image": {"type": "string", "format": "binary"}
+                            },
+                        }
+                    },
+                    "application/json": {"schema": PixelsRequest.model_json_schema()},
+                },
+                "required": True,
+            }
+        },
+    )
+    async def predict(request: Request) -> dict:
+        """The digit in a PNG or JPEG image (any size and background; sent as
+        the body or as the form field ``image``) or in a JSON 28×28 array."""
+        started = perf_counter()
+        image = await _read_image(request)
+        probabilities = predictor(image[np.newaxis, :, :, np.newaxis])[0]
+        label = int(probabilities.argmax())
+        return {
+            "digit": served.class_names[label],
+            "label": label,
+            "probabilities": dict(zip(served.class_names, probabilities.tolist())),
+            "model_version": served.version,
+            "server_time_ms": (perf_counter() - started) * 1000,
+        }
+
+    return app
+
+
+async def _read_image(request: Request) -> np.ndarray:
+    """The request's image as a prepared 28×28 array, or an HTTP error."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            pixels = PixelsRequest.model_validate_json(await request.body()).pixels
+        except ValidationError as error:
+            raise HTTPException(
+                422,
+                error.errors(
+                    include_url=False, include_input=False, include_context=False
+                ),
+            ) from None
+        return np.asarray(pixels, dtype=np.float32)
+    if content_type in IMAGE_FORMATS:
+        data = await request.body()
+    elif content_type == "multipart/form-data":
+        upload = (await request.form()).get("image")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(400, "the form has no file field named 'image'")
+        data = await upload.read()
+    else:
+        raise HTTPException(
+            415,
+            "send a PNG or JPEG image (as the body or the form field 'image') "
+            "or JSON {'pixels': 28×28 numbers in [0, 1]}",
+        )
+    try:
+        return prepare_drawing(_decode(data))
+    except ValueError as error:
+        raise HTTPException(400, str(error)) from None
+
+
+def _decode(data: bytes) -> np.ndarray:
+    if not data:
+        raise HTTPException(400, "the body is empty: send a PNG or JPEG image")
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise HTTPException(
+                    413, f"images are limited to {MAX_IMAGE_PIXELS} pixels"
+                )
+            return np.asarray(image.convert("RGBA"))
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise HTTPException(
+            400, f"not a readable PNG or JPEG image ({error})"
+        ) from None

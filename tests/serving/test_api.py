@@ -1,0 +1,200 @@
+"""The web service on a model trained by a real (short) run of the pipeline."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from kedro_project import copy_project, latest_version
+from PIL import Image
+
+from mnist_kedro.datasets import IdxDataset
+from mnist_kedro.serving.app import MAX_BODY_BYTES, create_app
+from mnist_kedro.serving.model import NoTrainedModelError, load_served_model
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def served(trained_project):
+    return load_served_model(trained_project)
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    with TestClient(create_app(served)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def test_digits(mnist_idx_dir):
+    images = IdxDataset(
+        filepath=str(mnist_idx_dir / "t10k-images-idx3-ubyte.gz")
+    ).load()
+    labels = IdxDataset(
+        filepath=str(mnist_idx_dir / "t10k-labels-idx1-ubyte.gz")
+    ).load()
+    return images[:50], labels[:50]
+
+
+def png(array: np.ndarray, format: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=format)
+    return buffer.getvalue()
+
+
+def post_image(client, data: bytes, content_type: str = "image/png"):
+    return client.post("/predict", content=data, headers={"Content-Type": content_type})
+
+
+def test_health_reports_the_served_version(client, trained_project):
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    latest = latest_version(
+        trained_project / "data/06_models/mnist_cnn.keras"
+    ).parent.name
+    assert response.json() == {"status": "ready", "model_version": latest}
+
+
+def test_real_test_digits_sent_as_png(client, test_digits):
+    images, labels = test_digits
+
+    answers = [post_image(client, png(image)).json() for image in images]
+
+    assert np.mean([answer["label"] for answer in answers] == labels) >= 0.9
+    first = answers[0]
+    assert first["digit"] == str(first["label"])
+    assert set(first["probabilities"]) == {str(digit) for digit in range(10)}
+    assert sum(first["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert first["server_time_ms"] > 0 and first["model_version"]
+
+
+def test_real_test_digits_sent_as_arrays_match_the_model(client, served, test_digits):
+    images, _ = test_digits
+    pixels = images[:10].astype(np.float32) / 255
+
+    answers = [
+        client.post("/predict", json={"pixels": image.tolist()}).json()
+        for image in pixels
+    ]
+
+    expected = served.model.predict(pixels[..., np.newaxis], verbose=0)
+    assert [answer["label"] for answer in answers] == expected.argmax(axis=1).tolist()
+    np.testing.assert_allclose(
+        [list(answer["probabilities"].values()) for answer in answers],
+        expected,
+        atol=1e-5,
+    )
+
+
+def test_jpeg_and_form_uploads(client, test_digits):
+    images, labels = test_digits
+
+    as_jpeg = post_image(client, png(images[0], "JPEG"), "image/jpeg")
+    as_form = client.post(
+        "/predict", files={"image": ("seven.png", png(images[0]), "image/png")}
+    )
+
+    assert as_jpeg.json()["label"] == as_form.json()["label"] == labels[0]
+
+
+def truncated_png(images):
+    return png(images[0])[:60]
+
+
+BAD_REQUESTS = {
+    "not an image": (
+        b"hello, I am text",
+        "image/png",
+        400,
+        "not a readable PNG or JPEG",
+    ),
+    "empty body": (b"", "image/png", 400, "the body is empty"),
+    "blank image": (png(np.full((60, 60), 255, np.uint8)), "image/png", 400, "blank"),
+    "GIF": (None, "image/gif", 415, "send a PNG or JPEG"),
+    "wrong content type": (b"7", "text/plain", 415, "send a PNG or JPEG"),
+    "wrong array shape": (
+        json.dumps({"pixels": [[0.0] * 28] * 27}),
+        "application/json",
+        422,
+        "28 rows of 28",
+    ),
+    "NaN": (
+        '{"pixels": [[NaN'
+        + ", 0" * 27
+        + "]"
+        + (", [" + ", ".join(["0"] * 28) + "]") * 27
+        + "]}",
+        "application/json",
+        422,
+        "",
+    ),
+    "out of range": (
+        json.dumps({"pixels": [[1.5] * 28] * 28}),
+        "application/json",
+        422,
+        "less than or equal to 1",
+    ),
+    "unknown field": (
+        json.dumps({"pixels": [[0] * 28] * 28, "path": "/etc/passwd"}),
+        "application/json",
+        422,
+        "Extra inputs",
+    ),
+    "malformed JSON": ('{"pixels": [[', "application/json", 422, "json"),
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    BAD_REQUESTS.values(),
+    ids=BAD_REQUESTS.keys(),
+)
+def test_bad_input_gets_a_json_error_and_the_server_keeps_serving(
+    client, test_digits, body, content_type, status, message
+):
+    response = post_image(client, body if body is not None else b"GIF89a", content_type)
+
+    assert response.status_code == status
+    assert message.lower() in json.dumps(response.json()["detail"]).lower()
+    assert post_image(client, png(test_digits[0][0])).status_code == 200
+
+
+def test_a_corrupt_png_is_refused(client, test_digits):
+    response = post_image(client, truncated_png(test_digits[0]))
+
+    assert response.status_code == 400
+    assert "not a readable PNG or JPEG" in response.json()["detail"]
+
+
+def test_bodies_over_2_mb_are_refused_before_decoding(client):
+    response = post_image(client, b"\x89PNG" + bytes(MAX_BODY_BYTES))
+
+    assert response.status_code == 413
+    assert "over the limit" in response.json()["detail"]
+
+
+def test_openapi_schema_and_docs(client):
+    schema = client.get("/openapi.json").json()
+
+    assert set(schema["paths"]) == {"/health", "/predict"}
+    assert {"image/png", "application/json", "multipart/form-data"} <= set(
+        schema["paths"]["/predict"]["post"]["requestBody"]["content"]
+    )
+    assert client.get("/docs").status_code == 200
+
+
+def test_the_page_is_served_without_outside_resources(client):
+    page = client.get("/").text
+
+    assert "<canvas" in page and 'fetch("predict"' in page
+    assert "http://" not in page and "https://" not in page
+
+
+def test_without_a_trained_model_it_says_to_run_the_pipeline(tmp_path, project_root):
+    empty_project = copy_project(project_root, tmp_path / "project")
+
+    with pytest.raises(NoTrainedModelError, match="run `kedro run` first"):
+        load_served_model(empty_project)

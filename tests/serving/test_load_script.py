@@ -1,0 +1,41 @@
+"""The load test of ``benchmarks/`` runs, at a small size (the full figures are
+in the README)."""
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_load_test_runs_against_the_service_without_errors(
+    trained_project, project_root, mnist_idx_dir
+):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(project_root / "benchmarks" / "load_test.py"),
+            "--idx-dir",
+            str(mnist_idx_dir),
+            "--project-path",
+            str(trained_project),
+            "--requests",
+            "200",
+            "--concurrency",
+            "8",
+            "--max-seconds",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = dict(line.split(maxsplit=1) for line in result.stdout.splitlines())
+    assert figures["requests"] == "200"
+    assert figures["errors"] == "0"
+    assert float(figures["predictions_per_second"]) > 0
+    assert float(figures["server_time_ms_p50"]) > 0

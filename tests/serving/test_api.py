@@ -176,6 +176,17 @@ def test_bodies_over_2_mb_are_refused_before_decoding(client):
     assert "over the limit" in response.json()["detail"]
 
 
+def test_images_over_16_megapixels_are_refused(client):
+    buffer = io.BytesIO()
+    Image.new("1", (5000, 4000)).save(buffer, format="PNG")  # a few KB of PNG
+    assert len(buffer.getvalue()) < MAX_BODY_BYTES
+
+    response = post_image(client, buffer.getvalue())
+
+    assert response.status_code == 413
+    assert "images are limited to" in response.json()["detail"]
+
+
 def test_openapi_schema_and_docs(client):
     schema = client.get("/openapi.json").json()
 

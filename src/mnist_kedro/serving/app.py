@@ -174,13 +174,14 @@ async def _read_image(request: Request) -> np.ndarray:
 def _decode(data: bytes) -> np.ndarray:
     if not data:
         raise HTTPException(400, "the body is empty: send a PNG or JPEG image")
+    too_large = HTTPException(413, f"images are limited to {MAX_IMAGE_PIXELS} pixels")
     try:
         with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise HTTPException(
-                    413, f"images are limited to {MAX_IMAGE_PIXELS} pixels"
-                )
+                raise too_large
             return np.asarray(image.convert("RGBA"))
+    except Image.DecompressionBombError:
+        raise too_large from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise HTTPException(
             400, f"not a readable PNG or JPEG image ({error})"

@@ -43,6 +43,10 @@ BAD_PARAMETERS = {
         {"training": {"batch_size": -32}},
         r"batch_size\s+Input should be greater than 0.*input_value=-32",
     ),
+    "unknown model preset": (
+        {"training": {"model": "resnet50"}},
+        r"model\s+Input should be 'seed'.*input_value='resnet50'",
+    ),
     "unknown source": (
         {"ingestion": {"source": "kaggle"}},
         r"ingestion.source\s+Input should be 'auto', 'idx' or 'tfds'.*input_value='kaggle'",

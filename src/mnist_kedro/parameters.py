@@ -54,6 +54,7 @@ class PreprocessingParams(_Parameters):
 
 
 class TrainingParams(_Parameters):
+    model: Literal["seed"] = "seed"  # the model preset; "seed" is the original CNN
     filters: tuple[PositiveInt, PositiveInt]
     dropout: float = Field(ge=0, lt=1)
     learning_rate: PositiveFloat

@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
 def build_model(
     input_shape: tuple[int, ...], num_classes: int, training: TrainingParams
 ) -> keras.Model:
-    """The seed's CNN: two convolution and pooling blocks, dropout, softmax."""
+    """The CNN of preset ``training.model``; the only one so far, ``seed``, is the
+    original notebook's: two convolution and pooling blocks, dropout, softmax."""
     first_filters, second_filters = training.filters
     return keras.Sequential(
         [

@@ -20,7 +20,7 @@ from kedro.io.core import (
 )
 
 from .array_checks import check_array
-from .partial_files import partial_path
+from .partial_files import atomic_write
 
 # IDX type codes (third byte of the magic number); multi-byte values are big-endian.
 _DTYPE_BY_CODE = {
@@ -118,10 +118,8 @@ class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
         content = to_idx_bytes(data)
         if path.endswith(".gz"):
             content = gzip.compress(content, mtime=0)
-        self._fs.mkdirs(str(PurePosixPath(path).parent), exist_ok=True)
-        with self._fs.open(partial_path(path), "wb") as file:
+        with atomic_write(self._fs, path) as file:
             file.write(content)
-        self._fs.mv(partial_path(path), path)
 
     def _exists(self) -> bool:
         return self._fs.exists(get_filepath_str(self._filepath, self._protocol))

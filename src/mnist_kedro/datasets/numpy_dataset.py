@@ -11,7 +11,7 @@ import numpy as np
 from kedro.io.core import AbstractDataset, get_filepath_str, get_protocol_and_path
 
 from .array_checks import check_array
-from .partial_files import partial_path
+from .partial_files import atomic_write
 
 
 class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
@@ -88,14 +88,8 @@ class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
     def save(self, data: np.ndarray) -> None:
         save_path = get_filepath_str(self._filepath, self._protocol)
         check_array(data, save_path, **self._checks)
-        self._fs.mkdirs(str(PurePosixPath(save_path).parent), exist_ok=True)
-        try:
-            with self._fs.open(partial_path(save_path), "wb") as file:
-                np.save(file, data, allow_pickle=False)
-        except BaseException:
-            self._fs.rm(partial_path(save_path))
-            raise
-        self._fs.mv(partial_path(save_path), save_path)
+        with atomic_write(self._fs, save_path) as file:
+            np.save(file, data, allow_pickle=False)
 
     def _exists(self) -> bool:
         return self._fs.exists(get_filepath_str(self._filepath, self._protocol))

@@ -92,11 +92,11 @@ def create_app(served: ServedModel) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def drawing_page() -> str:
+    async def drawing_page() -> str:
         return page
 
     @app.get("/health")
-    def health() -> dict:
+    async def health() -> dict:
         return {"status": "ready", "model_version": served.version}
 
     @app.post(

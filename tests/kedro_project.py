@@ -54,7 +54,7 @@ def quick_run_params(mnist_idx_dir: Path) -> dict:
     return {
         "ingestion": {"idx_dir": str(mnist_idx_dir)},
         "preprocessing": {"train_limit": 6000},
-        "training": {"epochs": 3},
+        "training": {"model": "fast", "presets": {"fast": {"epochs": 3}}},
     }
 
 

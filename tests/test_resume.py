@@ -19,7 +19,7 @@ def test_killed_training_resumes_after_its_last_completed_epoch(
     project = copy_project(project_root, tmp_path / "project")
     params = (
         f"ingestion.idx_dir={mnist_idx_dir},preprocessing.train_limit=12000,"
-        "training.epochs=4,training.patience=10"
+        "training.presets.fast.epochs=4"
     )
     interrupted = subprocess.Popen(
         [str(BIN / "kedro"), "run", "--params", params],

@@ -12,15 +12,15 @@ pytestmark = pytest.mark.e2e
 
 BAD_PARAMETERS = {
     "unknown key": (
-        {"training": {"batch_sizes": 64}},
-        r"training.*batch_sizes\s+Extra inputs are not permitted",
+        {"training": {"presets": {"fast": {"batch_sizes": 64}}}},
+        r"training.presets.fast.batch_sizes\s+Extra inputs are not permitted",
     ),
     "misspelt section": (
         {"trainig": {"epochs": 3}},
         r"trainig\s+Extra inputs are not permitted",
     ),
     "wrong type": (
-        {"training": {"epochs": "many"}},
+        {"training": {"presets": {"fast": {"epochs": "many"}}}},
         r"epochs\s+Input should be a valid integer.*input_value='many'",
     ),
     "validation fraction of 1": (
@@ -32,20 +32,28 @@ BAD_PARAMETERS = {
         r"validation_fraction\s+Input should be greater than 0",
     ),
     "dropout of 1": (
-        {"training": {"dropout": 1}},
-        r"dropout\s+Input should be less than 1",
+        {"training": {"presets": {"best": {"dropout": 1}}}},
+        r"training.presets.best.dropout\s+Input should be less than 1",
     ),
     "no epochs": (
-        {"training": {"epochs": 0}},
+        {"training": {"presets": {"seed": {"epochs": 0}}}},
         r"epochs\s+Input should be greater than 0.*input_value=0",
     ),
     "negative batch size": (
-        {"training": {"batch_size": -32}},
+        {"training": {"presets": {"fast": {"batch_size": -32}}}},
         r"batch_size\s+Input should be greater than 0.*input_value=-32",
     ),
     "unknown model preset": (
         {"training": {"model": "resnet50"}},
-        r"model\s+Input should be 'seed'.*input_value='resnet50'",
+        r"model 'resnet50' is not one of the presets seed, fast, best",
+    ),
+    "negative rotation": (
+        {"training": {"presets": {"fast": {"augmentation": {"rotation_degrees": -5}}}}},
+        r"rotation_degrees\s+Input should be greater than or equal to 0",
+    ),
+    "warm-up as long as training": (
+        {"training": {"presets": {"fast": {"warmup_epochs": 15}}}},
+        r"warmup_epochs must be fewer than epochs \(presets \['fast'\]\)",
     ),
     "unknown source": (
         {"ingestion": {"source": "kaggle"}},

@@ -18,6 +18,7 @@ from pydantic import (
     PositiveInt,
     RootModel,
     field_validator,
+    model_validator,
 )
 
 
@@ -53,17 +54,69 @@ class PreprocessingParams(_Parameters):
     seed: int
 
 
-class TrainingParams(_Parameters):
-    model: Literal["seed"] = "seed"  # the model preset; "seed" is the original CNN
-    filters: tuple[PositiveInt, PositiveInt]
-    dropout: float = Field(ge=0, lt=1)
-    learning_rate: PositiveFloat
+class AugmentationParams(_Parameters):
+    """Random changes to each training image, redrawn every epoch; never applied
+    to validation, test or served images."""
+
+    rotation_degrees: float = Field(ge=0, le=180)  # at most, either way
+    shift: float = Field(ge=0, lt=1)  # at most, as a fraction of height and width
+    zoom: float = Field(ge=0, lt=1)  # at most, in or out, as a fraction
+
+
+class ModelPreset(_Parameters):
+    """A CNN and how to train it. One block per entry of ``filters`` (a
+    convolution, then 2×2 max pooling), an optional dense layer, dropout and
+    softmax."""
+
+    filters: list[PositiveInt] = Field(min_length=1)
+    kernel_size: PositiveInt = 3
+    batch_norm: bool = False  # after each convolution and the dense layer
+    dense_units: NonNegativeInt = 0  # 0: straight from the last block to softmax
+    dropout: float = Field(ge=0, lt=1)  # before the softmax layer
+    block_dropout: float = Field(default=0, ge=0, lt=1)  # after each block's pooling
+    augmentation: AugmentationParams | None = None
+    learning_rate: PositiveFloat  # Adam's; the peak of a cosine schedule
+    schedule: Literal["constant", "cosine"] = "constant"
+    warmup_epochs: NonNegativeInt = 0  # of the cosine schedule, from a tenth
     batch_size: PositiveInt
-    epochs: PositiveInt
-    patience: NonNegativeInt
+    epochs: PositiveInt  # at most
+    patience: NonNegativeInt  # epochs without a better val_loss before stopping
+
+
+class TrainingParams(_Parameters):
+    model: str  # the preset trained, a key of ``presets``
+    presets: dict[str, ModelPreset]
     seed: int
     deterministic: bool = True
     backup_dir: str = "data/06_models/training_backup"
+
+    @model_validator(mode="after")
+    def _model_is_a_preset(self) -> TrainingParams:
+        if self.model not in self.presets:
+            raise ValueError(
+                f"model {self.model!r} is not one of the presets "
+                f"{', '.join(self.presets)} in training.presets"
+            )
+        warmup_too_long = [
+            name
+            for name, preset in self.presets.items()
+            if preset.warmup_epochs >= preset.epochs
+        ]
+        if warmup_too_long:
+            raise ValueError(
+                f"warmup_epochs must be fewer than epochs (presets {warmup_too_long})"
+            )
+        return self
+
+    @property
+    def preset(self) -> ModelPreset:
+        return self.presets[self.model]
+
+    def with_preset(self, **changes) -> TrainingParams:
+        """A validated copy whose chosen preset has ``changes``, e.g. ``epochs=3``."""
+        parameters = self.model_dump()
+        parameters["presets"][self.model].update(changes)
+        return TrainingParams.model_validate(parameters)
 
 
 class EvaluationParams(_Parameters):

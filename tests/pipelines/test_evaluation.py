@@ -47,7 +47,7 @@ def history() -> pd.DataFrame:
 
 
 def test_predictions_hold_labels_and_probabilities(base_parameters):
-    model = build_model((28, 28, 1), 3, base_parameters.training)
+    model = build_model((28, 28, 1), 3, base_parameters.training.preset)
     x_test = np.random.default_rng(0).random((7, 28, 28, 1), dtype=np.float32)
     y_test = np.array([0, 1, 2, 0, 1, 2, 0], dtype=np.uint8)
 
@@ -162,7 +162,7 @@ def test_grid_of_misclassified_predictions_most_confident_first(predictions):
 
 
 def test_a_model_for_other_classes_is_refused(base_parameters):
-    model = build_model((28, 28, 1), 10, base_parameters.training)
+    model = build_model((28, 28, 1), 10, base_parameters.training.preset)
     x_test = np.zeros((2, 28, 28, 1), np.float32)
 
     with pytest.raises(

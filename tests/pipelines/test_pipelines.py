@@ -54,12 +54,8 @@ def test_whole_dag_on_synthetic_data(
     parameters = base_parameters.model_copy(
         update={
             "training": base_parameters.training.model_copy(
-                update={
-                    "epochs": 2,
-                    "batch_size": 32,
-                    "backup_dir": str(tmp_path / "backup"),
-                }
-            ),
+                update={"backup_dir": str(tmp_path / "backup")}
+            ).with_preset(epochs=2, batch_size=32),
             "evaluation": EvaluationParams(grid_size=3),
         }
     )

@@ -16,17 +16,18 @@ from mnist_kedro.pipelines.training.nodes import (
 
 @pytest.fixture
 def training_params(base_parameters, tmp_path):
+    """The seed preset, briefly: the quickest to learn the synthetic digits."""
     return base_parameters.training.model_copy(
-        update={"epochs": 3, "batch_size": 32, "backup_dir": str(tmp_path / "backup")}
-    )
+        update={"model": "seed", "backup_dir": str(tmp_path / "backup")}
+    ).with_preset(epochs=3, batch_size=32)
 
 
-def test_model_is_the_seed_design_built_from_parameters(training_params):
-    model = build_model(
-        (28, 28, 1),
-        10,
-        training_params.model_copy(update={"filters": (8, 16), "dropout": 0.25}),
+def test_seed_preset_is_the_original_cnn(training_params):
+    preset = training_params.preset.model_copy(
+        update={"filters": [8, 16], "dropout": 0.25}
     )
+
+    model = build_model((28, 28, 1), 10, preset)
 
     assert [type(layer).__name__ for layer in model.layers] == [
         "Conv2D",
@@ -38,10 +39,20 @@ def test_model_is_the_seed_design_built_from_parameters(training_params):
         "Dense",
     ]
     assert model.layers[0].filters == 8
+    assert model.layers[0].activation is keras.activations.relu
     assert model.layers[2].filters == 16
     assert model.layers[5].rate == 0.25
     assert model.output_shape == (None, 10)
     assert model.layers[-1].activation is keras.activations.softmax
+
+
+def test_too_many_blocks_for_the_image_size_are_refused(training_params):
+    preset = training_params.preset.model_copy(update={"filters": [8, 8, 8, 8]})
+
+    with pytest.raises(
+        ValueError, match=r"too small for 4 blocks of 3×3.*fewer filters"
+    ):
+        build_model((28, 28, 1), 10, preset)
 
 
 def test_training_learns_and_reports_every_epoch(training_params, caplog, make_digits):
@@ -59,12 +70,15 @@ def test_training_learns_and_reports_every_epoch(training_params, caplog, make_d
         "accuracy",
         "val_loss",
         "val_accuracy",
+        "seconds",
+        "learning_rate",
     }
+    assert (history["seconds"] > 0).all()
     assert history["epoch"].tolist() == list(range(1, len(history) + 1))
     assert 1 <= len(history) <= 3
     assert history["val_accuracy"].max() > 0.5  # chance is 0.1
-    assert model.optimizer.learning_rate.numpy() == pytest.approx(
-        training_params.learning_rate
+    assert history["learning_rate"].tolist() == pytest.approx(
+        [training_params.preset.learning_rate] * len(history)
     )
     assert "Epoch 1: loss" in caplog.text
     predictions = model.predict(x[300:], verbose=0)
@@ -76,9 +90,7 @@ def test_early_stopping_restores_the_best_weights(training_params, make_digits):
     images, labels = make_digits(200)
     x, y = scale_images(images), labels
     # A learning rate this high makes validation loss worsen after the first epochs.
-    params = training_params.model_copy(
-        update={"epochs": 6, "patience": 1, "learning_rate": 0.5}
-    )
+    params = training_params.with_preset(epochs=6, patience=1, learning_rate=0.5)
 
     model, history = train_model(
         x[:150], y[:150], x[150:], y[150:], list("0123456789"), params
@@ -111,7 +123,7 @@ def test_a_backup_of_other_parameters_is_not_resumed(
 ):
     images, labels = make_digits(100)
     x = scale_images(images)
-    stale = training_params.model_copy(update={"learning_rate": 0.5})
+    stale = training_params.with_preset(learning_rate=0.5)
     _discard_backup_of_other_runs(Path(stale.backup_dir), stale, x[:80].shape)
     (Path(stale.backup_dir) / "history.csv").write_text("epoch,loss\n0,9.9\n")
 

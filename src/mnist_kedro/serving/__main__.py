@@ -6,11 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import tensorflow as tf
 import uvicorn
 
 from .app import create_app
-from .model import NoTrainedModelError, load_served_model
+from .model import NoTrainedModelError, limit_tensorflow_threads, load_served_model
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,10 +26,7 @@ def main(argv: list[str] | None = None) -> None:
         "--project-path", type=Path, default=Path.cwd(), help="default: this folder"
     )
     args = parser.parse_args(argv)
-    # One image per call gains nothing from TensorFlow's thread pools, whose
-    # threads only compete with the event loop: 25 % more predictions per second.
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    limit_tensorflow_threads()
     try:
         served = load_served_model(args.project_path.resolve(), args.model_version)
     except NoTrainedModelError as error:

@@ -1,0 +1,489 @@
+"""Benchmarks of mnist-kedro on the real MNIST, each figure measured in this run.
+
+    python benchmarks/run.py --idx-dir ../shared/data/mnist
+
+In a copy of the project in a temporary folder (your ``data/`` is untouched):
+
+1. a full default ``kedro run`` and each stage alone: wall time and peak RSS;
+   a no-op ``kedro run`` (every output present) as Kedro's start-up overhead;
+2. training throughput of the project's training node against a plain Keras
+   ``model.fit`` of the same model on the same NumPy arrays (fresh processes,
+   alternated, median of ``--repeats``);
+3. for each model preset, test accuracy after every epoch, hence the training
+   time to reach 99.0 % and 99.5 %;
+4. single-image latency and batch throughput of the way the service predicts
+   (one traced ``tf.function``, TensorFlow on one thread) against ``model.predict``;
+5. with ``--experiments``: training throughput of the default preset fed by
+   NumPy or ``tf.data``, with and without XLA, at other batch sizes and thread
+   counts, and with oneDNN off.
+
+Prints a table per section and writes every figure to ``--json``. Each
+measurement that trains runs in a fresh Python process, since TensorFlow's
+thread settings and op determinism are fixed for the life of a process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+import yaml
+
+from mnist_kedro.datasets import IdxDataset
+from mnist_kedro.parameters import TrainingParams
+from mnist_kedro.pipelines.training.nodes import batches, build_model, train_model
+from mnist_kedro.serving.model import Predictor, limit_tensorflow_threads
+
+PROJECT = Path(__file__).resolve().parents[1]
+KEDRO = Path(sys.executable).parent / "kedro"
+STAGES = ["ingestion", "preprocessing", "training", "evaluation"]
+TARGETS = (0.99, 0.995)
+TEST_LABELS = "t10k-labels-idx1-ubyte"  # in data/02_intermediate
+
+
+# ---------------------------------------------------------------- the driver
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--idx-dir",
+        type=Path,
+        default=Path(os.environ.get("MNIST_IDX_DIR", "data/01_raw/mnist")),
+        help="the folder of the four MNIST IDX files (default: $MNIST_IDX_DIR)",
+    )
+    parser.add_argument(
+        "--presets", nargs="+", help="presets to time to accuracy (default: all)"
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--throughput-epochs", type=int, default=2)
+    parser.add_argument("--experiments", action="store_true")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes: checks that every benchmark runs, measures nothing useful",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=PROJECT / "data" / "08_reporting" / "benchmarks.json",
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-args", type=json.loads, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](**args.worker_args)))  # noqa: T201
+        return
+
+    idx_dir = args.idx_dir.resolve()
+    if not idx_dir.is_dir():
+        sys.exit(f"{idx_dir} is not a folder: pass --idx-dir, the MNIST IDX files")
+    presets = args.presets or list(configured_training()["presets"])
+    results = {"machine": machine()}
+    with tempfile.TemporaryDirectory(prefix="mnist-kedro-bench-") as folder:
+        project = copy_project(Path(folder) / "project")
+        quick = smoke_params() if args.smoke else {}
+        results["kedro_runs"] = kedro_runs(project, idx_dir, quick)
+        report("Kedro runs", results["kedro_runs"])
+        arrays = project / "data" / "05_model_input"
+        results["training_throughput"] = training_throughput(
+            arrays, args.repeats, args.throughput_epochs
+        )
+        report("Training throughput (images/s)", results["training_throughput"])
+        results["time_to_accuracy"] = {
+            preset: time_to_accuracy(arrays, preset, args.smoke) for preset in presets
+        }
+        report(
+            "Time to accuracy (test set after every epoch)", results["time_to_accuracy"]
+        )
+        model = next((project / "data" / "06_models" / "mnist_cnn.keras").iterdir())
+        results["inference"] = inference(model / "mnist_cnn.keras", arrays, args.smoke)
+        report("Inference", results["inference"])
+        if args.experiments:
+            results["experiments"] = experiments(arrays, args.repeats)
+            report("Training experiments (images/s)", results["experiments"])
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    print(f"\nAll figures: {args.json}")  # noqa: T201
+
+
+def configured_training() -> dict:
+    return yaml.safe_load((PROJECT / "conf/base/parameters_training.yml").read_text())[
+        "training"
+    ]
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1 (set by mnist_kedro)"),
+    }
+
+
+def copy_project(destination: Path) -> Path:
+    """The project's configuration with an empty ``data/``; the code is the
+    installed package."""
+    shutil.copytree(PROJECT / "conf", destination / "conf")
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(PROJECT / name, destination / name)
+    (destination / "src").mkdir()
+    (destination / "data").mkdir()
+    return destination
+
+
+def smoke_params() -> dict:
+    """Runtime parameters of a tiny run, for ``--smoke``."""
+    model = configured_training()["model"]
+    return {
+        "preprocessing.train_limit": 2000,
+        f"training.presets.{model}.epochs": 2,
+    }
+
+
+def report(title: str, section: dict) -> None:
+    print(f"\n{title}")  # noqa: T201
+    for name, figures in section.items():
+        shown = (
+            figures
+            if not isinstance(figures, dict)
+            else ", ".join(
+                f"{key} {value}" for key, value in figures.items() if key != "curve"
+            )
+        )
+        print(f"  {name:<28} {shown}")  # noqa: T201
+
+
+# ------------------------------------------------------------ 1. Kedro runs
+
+
+def kedro_runs(project: Path, idx_dir: Path, quick: dict) -> dict:
+    params = ",".join(
+        f"{key}={value}"
+        for key, value in {"ingestion.idx_dir": idx_dir, **quick}.items()
+    )
+    runs = {"full run": timed([str(KEDRO), "run", "--params", params], project)}
+    for stage in STAGES:
+        runs[stage] = timed(
+            [str(KEDRO), "run", "--pipelines", stage, "--params", params], project
+        )
+    no_op = timed(
+        [str(KEDRO), "run", "--only-missing-outputs", "--params", params], project
+    )
+    runs["no-op run (start-up)"] = no_op
+    for stage in STAGES:
+        own_work = runs[stage]["seconds"] - no_op["seconds"]
+        runs[stage]["own_work_seconds"] = round(own_work, 1)
+        runs[stage]["start_up_share"] = round(
+            no_op["seconds"] / runs[stage]["seconds"], 3
+        )
+    return runs
+
+
+def timed(command: list[str], cwd: Path, env: dict | None = None) -> dict:
+    """Wall time and peak RSS of a command, which must succeed."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", **(env or {})},
+    )
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{output.decode()[-3000:]}")
+    return {"seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+
+
+def in_worker(task: str, env: dict | None = None, **task_args) -> dict:
+    """``task`` in a fresh Python process."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            task,
+            "--worker-args",
+            json.dumps(task_args),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    if result.returncode != 0:
+        sys.exit(f"the {task} benchmark failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+# --------------------------------------------------- 2. training throughput
+
+
+def training_throughput(arrays: Path, repeats: int, epochs: int) -> dict:
+    """The node against plain ``model.fit``, alternated so that both see the
+    same drift of a noisy machine."""
+    speeds = {"node": [], "plain model.fit": []}
+    for _ in range(repeats):
+        for way, feed in (("node", "node"), ("plain model.fit", "numpy")):
+            speeds[way].append(
+                in_worker(
+                    "throughput",
+                    arrays=str(arrays),
+                    feed=feed,
+                    epochs=epochs,
+                    preset="seed",
+                )["images_per_second"]
+            )
+    node, plain = (statistics.median(speeds[way]) for way in speeds)
+    return {
+        "node": {"median": round(node), "runs": speeds["node"]},
+        "plain model.fit": {"median": round(plain), "runs": speeds["plain model.fit"]},
+        "node / plain": {"ratio": round(node / plain, 3)},
+    }
+
+
+def throughput_worker(
+    arrays: str,
+    feed: str,
+    epochs: int,
+    preset: str,
+    batch_size: int | None = None,
+    jit_compile: bool | str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Images per second over ``epochs`` of training ``preset``, with
+    validation, through the node (``feed="node"``, augmentation included) or
+    a plain ``model.fit`` fed by NumPy arrays or by the node's ``tf.data``
+    batches (both without augmentation)."""
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    x_train, y_train, x_val, y_val = load_arrays(Path(arrays))
+    training = TrainingParams.model_validate(configured_training())
+    training = training.model_copy(update={"model": preset})
+    training = training.with_preset(
+        epochs=epochs,
+        patience=epochs,
+        batch_size=batch_size or training.preset.batch_size,
+    )
+    preset = training.preset
+    started = time.perf_counter()
+    if feed == "node":
+        with tempfile.TemporaryDirectory() as backup:
+            train_model(
+                x_train,
+                y_train,
+                x_val,
+                y_val,
+                [str(label) for label in range(10)],
+                training.model_copy(update={"backup_dir": f"{backup}/backup"}),
+            )
+    else:
+        keras.utils.set_random_seed(training.seed)
+        model = build_model(x_train.shape[1:], 10, preset)
+        model.compile(
+            optimizer=keras.optimizers.Adam(preset.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=jit_compile,
+        )
+        if feed == "numpy":
+            model.fit(
+                x_train,
+                y_train,
+                batch_size=preset.batch_size,
+                epochs=epochs,
+                validation_data=(x_val, y_val),
+                verbose=0,
+            )
+        else:
+            model.fit(
+                batches(
+                    x_train, y_train, preset.batch_size, shuffle_seed=training.seed
+                ),
+                epochs=epochs,
+                validation_data=batches(x_val, y_val, preset.batch_size),
+                verbose=0,
+            )
+    seconds = time.perf_counter() - started
+    return {"images_per_second": round(epochs * len(x_train) / seconds)}
+
+
+def load_arrays(arrays: Path, names=("x_train", "y_train", "x_val", "y_val")):
+    return [np.load(arrays / f"{name}.npy") for name in names]
+
+
+# ------------------------------------------------------ 3. time to accuracy
+
+
+def time_to_accuracy(arrays: Path, preset: str, smoke: bool) -> dict:
+    epochs = 3 if smoke else None
+    curve = in_worker(
+        "accuracy_curve", arrays=str(arrays), preset=preset, epochs=epochs
+    )
+    reached = {
+        f"to_{target:.1%}": next(
+            (point["minutes"] for point in curve if point["test_accuracy"] >= target),
+            "not reached",
+        )
+        for target in TARGETS
+    }
+    return {
+        "epochs": len(curve),
+        "minutes": curve[-1]["minutes"],
+        "final_test_accuracy": curve[-1]["test_accuracy"],
+        "best_test_accuracy": max(point["test_accuracy"] for point in curve),
+        **reached,
+        "curve": curve,
+    }
+
+
+def accuracy_curve_worker(arrays: str, preset: str, epochs: int | None) -> list[dict]:
+    """Trains ``preset`` through the node with the test set in place of the
+    validation set, so that the history holds test accuracy after every epoch
+    (with its evaluation in the epoch's time); early stopping is off."""
+    x_train, y_train, x_test = load_arrays(
+        Path(arrays), ("x_train", "y_train", "x_test")
+    )
+    y_test = IdxDataset(filepath=f"{arrays}/../02_intermediate/{TEST_LABELS}").load()
+    training = TrainingParams.model_validate(configured_training())
+    training = training.model_copy(update={"model": preset})
+    epochs = epochs or training.preset.epochs
+    training = training.with_preset(epochs=epochs, patience=epochs)
+    with tempfile.TemporaryDirectory() as backup:
+        _, history = train_model(
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            [str(label) for label in range(10)],
+            training.model_copy(update={"backup_dir": f"{backup}/backup"}),
+        )
+    minutes = history["seconds"].cumsum() / 60
+    return [
+        {
+            "epoch": int(epoch),
+            "minutes": round(float(at), 2),
+            "test_accuracy": float(accuracy),
+        }
+        for epoch, at, accuracy in zip(
+            history["epoch"], minutes, history["val_accuracy"]
+        )
+    ]
+
+
+# ---------------------------------------------------------------- 4. inference
+
+
+def inference(model_file: Path, arrays: Path, smoke: bool) -> dict:
+    calls = 50 if smoke else 1000
+    return {
+        "service (tf.function, 1 thread)": in_worker(
+            "inference",
+            model_file=str(model_file),
+            arrays=str(arrays),
+            way="service",
+            calls=calls,
+        ),
+        "model.predict": in_worker(
+            "inference",
+            model_file=str(model_file),
+            arrays=str(arrays),
+            way="predict",
+            calls=calls // 10,
+        ),
+    }
+
+
+def inference_worker(model_file: str, arrays: str, way: str, calls: int) -> dict:
+    """Latency of one image (p50, p99 over ``calls``) and throughput on the
+    whole test set in batches of 256, for the service's way or ``model.predict``."""
+    if way == "service":
+        limit_tensorflow_threads()
+    model = keras.models.load_model(model_file)
+    (x_test,) = load_arrays(Path(arrays), ("x_test",))
+    if way == "service":
+        predictor = Predictor(model)
+        predict = predictor.__call__
+    else:
+
+        def predict(images):
+            return model.predict(images, batch_size=256, verbose=0)
+
+    predict(x_test[:1])  # warm-up
+    latencies = []
+    for index in range(calls):
+        started = time.perf_counter()
+        predict(x_test[index : index + 1])
+        latencies.append((time.perf_counter() - started) * 1000)
+    started = time.perf_counter()
+    for start in range(0, len(x_test), 256):
+        predict(x_test[start : start + 256])
+    seconds = time.perf_counter() - started
+    return {
+        "one_image_ms_p50": round(float(np.percentile(latencies, 50)), 2),
+        "one_image_ms_p99": round(float(np.percentile(latencies, 99)), 2),
+        "batch_images_per_second": round(len(x_test) / seconds),
+    }
+
+
+# -------------------------------------------------------------- 5. experiments
+
+
+def experiments(arrays: Path, repeats: int) -> dict:
+    """Throughput of plain ``model.fit`` variants of the default preset's model,
+    2 epochs each; the baseline (NumPy feed, Keras's defaults) runs beside each
+    variant."""
+    default = {
+        "arrays": str(arrays),
+        "epochs": 2,
+        "preset": configured_training()["model"],
+    }
+    variants = {
+        "tf.data batches": {"feed": "tf.data"},
+        "XLA (jit_compile)": {"feed": "numpy", "jit_compile": True},
+        "batch size 64": {"feed": "numpy", "batch_size": 64},
+        "batch size 256": {"feed": "numpy", "batch_size": 256},
+        "1 TensorFlow thread": {"feed": "numpy", "threads": 1},
+        "oneDNN off": {"feed": "numpy", "env": {"TF_ENABLE_ONEDNN_OPTS": "0"}},
+    }
+    results = {}
+    for name, variant in variants.items():
+        env = variant.pop("env", None)
+        ratios, speeds = [], []
+        for _ in range(max(1, repeats - 1)):
+            base = in_worker("throughput", feed="numpy", **default)
+            speed = in_worker("throughput", env=env, **default, **variant)
+            speeds.append(speed["images_per_second"])
+            ratios.append(speed["images_per_second"] / base["images_per_second"])
+        results[name] = {
+            "median": round(statistics.median(speeds)),
+            "vs_baseline": round(statistics.median(ratios), 3),
+        }
+    return results
+
+
+WORKERS = {
+    "throughput": throughput_worker,
+    "accuracy_curve": accuracy_curve_worker,
+    "inference": inference_worker,
+}
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""``benchmarks/run.py`` runs every benchmark, at a tiny size (the figures on the
+full MNIST are in the README and benchmarks/README.md)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_benchmark_script_measures_every_figure(project_root, mnist_idx_dir, tmp_path):
+    figures_file = tmp_path / "benchmarks.json"
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(project_root / "benchmarks" / "run.py"),
+            "--idx-dir",
+            str(mnist_idx_dir),
+            "--smoke",
+            "--repeats",
+            "1",
+            "--json",
+            str(figures_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(figures_file.read_text())
+    runs = figures["kedro_runs"]
+    assert set(runs) == {
+        "full run",
+        "ingestion",
+        "preprocessing",
+        "training",
+        "evaluation",
+        "no-op run (start-up)",
+    }
+    for run in runs.values():
+        assert run["seconds"] > 0
+        assert run["peak_rss_mb"] > 100  # TensorFlow alone takes more
+    assert runs["full run"]["seconds"] > runs["no-op run (start-up)"]["seconds"]
+    assert 0 < runs["training"]["start_up_share"] < 1
+    throughput = figures["training_throughput"]
+    assert throughput["node"]["median"] > 0
+    assert throughput["plain model.fit"]["median"] > 0
+    assert throughput["node / plain"]["ratio"] > 0
+    assert set(figures["time_to_accuracy"]) == {"seed", "fast", "best"}
+    for preset in figures["time_to_accuracy"].values():
+        assert [point["epoch"] for point in preset["curve"]] == [1, 2, 3]
+        assert 0.1 < preset["final_test_accuracy"] <= 1  # above chance
+        assert preset["minutes"] > 0
+    for way in figures["inference"].values():
+        assert 0 < way["one_image_ms_p50"] <= way["one_image_ms_p99"]
+        assert way["batch_images_per_second"] > 0
+    for title in ("Kedro runs", "Training throughput", "Time to accuracy", "Inference"):
+        assert title in result.stdout

@@ -34,19 +34,20 @@ def test_benchmark_script_measures_every_figure(project_root, mnist_idx_dir, tmp
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     figures = json.loads(figures_file.read_text())
     runs = figures["kedro_runs"]
-    assert set(runs) == {
+    assert list(runs) == [
         "full run",
         "ingestion",
         "preprocessing",
         "training",
         "evaluation",
-        "no-op run (start-up)",
-    }
+    ]
     for run in runs.values():
         assert run["seconds"] > 0
-        assert run["peak_rss_mb"] > 100  # TensorFlow alone takes more
-    assert runs["full run"]["seconds"] > runs["no-op run (start-up)"]["seconds"]
-    assert 0 < runs["training"]["start_up_share"] < 1
+        assert run["peak_rss_mb"] > 50
+    assert runs["training"]["peak_rss_mb"] > 300  # TensorFlow alone takes more
+    for stage in ("training", "evaluation"):
+        assert 0 < runs[stage]["no_op_seconds"] < runs[stage]["seconds"]
+        assert 0 < runs[stage]["start_up_share"] < 1
     throughput = figures["training_throughput"]
     assert throughput["node"]["median"] > 0
     assert throughput["plain model.fit"]["median"] > 0
@@ -54,7 +55,7 @@ def test_benchmark_script_measures_every_figure(project_root, mnist_idx_dir, tmp
     assert set(figures["time_to_accuracy"]) == {"seed", "fast", "best"}
     for preset in figures["time_to_accuracy"].values():
         assert [point["epoch"] for point in preset["curve"]] == [1, 2, 3]
-        assert 0.1 < preset["final_test_accuracy"] <= 1  # above chance
+        assert 0 <= preset["final_test_accuracy"] <= preset["best_test_accuracy"] <= 1
         assert preset["minutes"] > 0
     for way in figures["inference"].values():
         assert 0 < way["one_image_ms_p50"] <= way["one_image_ms_p99"]

@@ -64,7 +64,9 @@ def _relu_layer(
     if batch_norm:  # the normalisation's offset replaces the bias
         return [
             layer_type(units, use_bias=False, **options),
-            keras.layers.BatchNormalization(),
+            # Keras' default momentum of 0.99 needs hundreds of steps before
+            # its inference statistics are usable; quick runs have fewer.
+            keras.layers.BatchNormalization(momentum=0.9),
             keras.layers.ReLU(),
         ]
     return [layer_type(units, activation="relu", **options)]

@@ -44,6 +44,7 @@ def test_benchmark_script_measures_every_figure(project_root, mnist_idx_dir, tmp
     for run in runs.values():
         assert run["seconds"] > 0
         assert run["peak_rss_mb"] > 50
+    assert 0.5 < runs["full run"]["test_accuracy"] <= 1
     assert runs["training"]["peak_rss_mb"] > 300  # TensorFlow alone takes more
     for stage in ("training", "evaluation"):
         assert 0 < runs[stage]["no_op_seconds"] < runs[stage]["seconds"]

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 BAD_PARAMETERS = {
     "unknown key": (
         {"training": {"presets": {"fast": {"batch_sizes": 64}}}},
-        r"training.presets.fast.batch_sizes\s+Extra inputs are not permitted",
+        r"presets.fast.batch_sizes\s+Extra inputs are not permitted",
     ),
     "misspelt section": (
         {"trainig": {"epochs": 3}},
@@ -33,7 +33,7 @@ BAD_PARAMETERS = {
     ),
     "dropout of 1": (
         {"training": {"presets": {"best": {"dropout": 1}}}},
-        r"training.presets.best.dropout\s+Input should be less than 1",
+        r"presets.best.dropout\s+Input should be less than 1",
     ),
     "no epochs": (
         {"training": {"presets": {"seed": {"epochs": 0}}}},

@@ -1,0 +1,179 @@
+"""The measurements of ``run.py`` that need TensorFlow, each run in a fresh
+process by the driver:
+
+    python benchmarks/workers.py TASK '{"argument": value, ...}'
+
+prints the task's figures as JSON on its last line. TensorFlow's thread
+settings and op determinism last as long as the process, and a child's peak
+RSS starts from its parent's at fork time: hence the separate processes, and a
+driver that never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from run import configured_training
+
+from mnist_kedro.datasets import IdxDataset
+from mnist_kedro.parameters import TrainingParams
+from mnist_kedro.pipelines.training.nodes import batches, build_model, train_model
+from mnist_kedro.serving.model import Predictor, limit_tensorflow_threads
+
+TEST_LABELS = "t10k-labels-idx1-ubyte"  # in data/02_intermediate
+
+
+def throughput_worker(
+    arrays: str,
+    feed: str,
+    epochs: int,
+    preset: str,
+    batch_size: int | None = None,
+    jit_compile: bool | str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Images per second over ``epochs`` of training ``preset``, with
+    validation, through the node (``feed="node"``, augmentation included) or
+    a plain ``model.fit`` fed by NumPy arrays or by the node's ``tf.data``
+    batches (both without augmentation)."""
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    x_train, y_train, x_val, y_val = load_arrays(Path(arrays))
+    training = preset_training(preset, epochs, batch_size=batch_size)
+    preset = training.preset
+    started = time.perf_counter()
+    if feed == "node":
+        train_through_node(x_train, y_train, x_val, y_val, training)
+    else:
+        keras.utils.set_random_seed(training.seed)
+        model = build_model(x_train.shape[1:], 10, preset)
+        model.compile(
+            optimizer=keras.optimizers.Adam(preset.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=jit_compile,
+        )
+        if feed == "numpy":
+            model.fit(
+                x_train,
+                y_train,
+                batch_size=preset.batch_size,
+                epochs=epochs,
+                validation_data=(x_val, y_val),
+                verbose=0,
+            )
+        else:
+            model.fit(
+                batches(
+                    x_train, y_train, preset.batch_size, shuffle_seed=training.seed
+                ),
+                epochs=epochs,
+                validation_data=batches(x_val, y_val, preset.batch_size),
+                verbose=0,
+            )
+    seconds = time.perf_counter() - started
+    return {"images_per_second": round(epochs * len(x_train) / seconds)}
+
+
+def load_arrays(arrays: Path, names=("x_train", "y_train", "x_val", "y_val")):
+    return [np.load(arrays / f"{name}.npy") for name in names]
+
+
+def preset_training(preset: str, epochs: int | None, **changes) -> TrainingParams:
+    """The configured training of ``preset`` for ``epochs`` (default: the
+    preset's own) with early stopping off, and any other ``changes`` that are
+    not ``None``."""
+    training = TrainingParams.model_validate(configured_training())
+    training = training.model_copy(update={"model": preset})
+    epochs = epochs or training.preset.epochs
+    changes = {key: value for key, value in changes.items() if value is not None}
+    return training.with_preset(epochs=epochs, patience=epochs, **changes)
+
+
+def train_through_node(x_train, y_train, x_val, y_val, training: TrainingParams):
+    """The training node's model and history, with its per-epoch backup in a
+    temporary folder."""
+    with tempfile.TemporaryDirectory() as backup:
+        return train_model(
+            x_train,
+            y_train,
+            x_val,
+            y_val,
+            [str(label) for label in range(10)],
+            training.model_copy(update={"backup_dir": f"{backup}/backup"}),
+        )
+
+
+def accuracy_curve_worker(arrays: str, preset: str, epochs: int | None) -> list[dict]:
+    """Trains ``preset`` through the node with the test set in place of the
+    validation set, so that the history holds test accuracy after every epoch
+    (with its evaluation in the epoch's time); early stopping is off."""
+    x_train, y_train, x_test = load_arrays(
+        Path(arrays), ("x_train", "y_train", "x_test")
+    )
+    y_test = IdxDataset(filepath=f"{arrays}/../02_intermediate/{TEST_LABELS}").load()
+    training = preset_training(preset, epochs)
+    _, history = train_through_node(x_train, y_train, x_test, y_test, training)
+    minutes = history["seconds"].cumsum() / 60
+    return [
+        {
+            "epoch": int(epoch),
+            "minutes": round(float(at), 2),
+            "test_accuracy": round(float(accuracy), 4),
+        }
+        for epoch, at, accuracy in zip(
+            history["epoch"], minutes, history["val_accuracy"]
+        )
+    ]
+
+
+def inference_worker(model_file: str, arrays: str, way: str, calls: int) -> dict:
+    """Latency of one image (p50, p99 over ``calls``) and throughput on the
+    whole test set in batches of 256, for the service's way or ``model.predict``."""
+    if way == "service":
+        limit_tensorflow_threads()
+    model = keras.models.load_model(model_file)
+    (x_test,) = load_arrays(Path(arrays), ("x_test",))
+    if way == "service":
+        predictor = Predictor(model)
+        predict = predictor.__call__
+    else:
+
+        def predict(images):
+            return model.predict(images, batch_size=256, verbose=0)
+
+    predict(x_test[:1])  # warm-up
+    latencies = []
+    for index in range(calls):
+        started = time.perf_counter()
+        predict(x_test[index : index + 1])
+        latencies.append((time.perf_counter() - started) * 1000)
+    started = time.perf_counter()
+    for start in range(0, len(x_test), 256):
+        predict(x_test[start : start + 256])
+    seconds = time.perf_counter() - started
+    return {
+        "one_image_ms_p50": round(float(np.percentile(latencies, 50)), 2),
+        "one_image_ms_p99": round(float(np.percentile(latencies, 99)), 2),
+        "batch_images_per_second": round(len(x_test) / seconds),
+    }
+
+
+WORKERS = {
+    "throughput": throughput_worker,
+    "accuracy_curve": accuracy_curve_worker,
+    "inference": inference_worker,
+}
+
+
+if __name__ == "__main__":
+    task, arguments = sys.argv[1], json.loads(sys.argv[2])
+    print(json.dumps(WORKERS[task](**arguments)))  # noqa: T201

@@ -38,11 +38,12 @@ def throughput_worker(
     batch_size: int | None = None,
     jit_compile: bool | str = "auto",
     threads: int | None = None,
+    deterministic: bool = True,
 ) -> dict:
     """Images per second over ``epochs`` of training ``preset``, with
-    validation, through the node (``feed="node"``, augmentation included) or
-    a plain ``model.fit`` fed by NumPy arrays or by the node's ``tf.data``
-    batches (both without augmentation)."""
+    validation, through the node (``feed="node"``, augmentation included, op
+    determinism as asked) or a plain ``model.fit`` fed by NumPy arrays or by
+    the node's ``tf.data`` batches (both without augmentation)."""
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -51,6 +52,7 @@ def throughput_worker(
     preset = training.preset
     started = time.perf_counter()
     if feed == "node":
+        training = training.model_copy(update={"deterministic": deterministic})
         train_through_node(x_train, y_train, x_val, y_val, training)
     else:
         keras.utils.set_random_seed(training.seed)

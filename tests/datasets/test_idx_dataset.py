@@ -1,5 +1,6 @@
 import gzip
 import struct
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -75,7 +76,7 @@ def test_truncated_data(tmp_path, images):
 
     with pytest.raises(
         DatasetError,
-        match=r"train-images-idx3-ubyte: file is truncated.*3910 bytes follow",
+        match=r"train-images-idx3-ubyte: .* the file is truncated: only 3910 bytes",
     ):
         IdxDataset(filepath=str(path)).load()
 
@@ -84,7 +85,9 @@ def test_trailing_bytes(tmp_path, images):
     path = tmp_path / "images-idx3-ubyte"
     path.write_bytes(idx_header(0x08, 5, 28, 28) + images.tobytes() + b"\0")
 
-    with pytest.raises(DatasetError, match="has trailing bytes"):
+    with pytest.raises(
+        DatasetError, match=r"images-idx3-ubyte: .* the file is followed by trailing bytes"
+    ):
         IdxDataset(filepath=str(path)).load()
 
 
@@ -190,3 +193,52 @@ def test_reads_the_real_mnist_files(mnist_idx_dir):
         974,
         1009,
     ]
+
+
+def gzip_bomb(path, header: bytes, data_bytes: int, zeros_after: int) -> None:
+    """A small gzip file of ``header``, ``data_bytes`` zeros of data, then
+    ``zeros_after`` more zeros: gzip members of zeros, concatenated."""
+    chunk = 64 << 20
+    zeros_member = gzip.compress(bytes(chunk), compresslevel=9)
+    with path.open("wb") as file:
+        file.write(gzip.compress(header + bytes(data_bytes), compresslevel=9))
+        for _ in range(zeros_after // chunk):
+            file.write(zeros_member)
+
+
+def test_a_decompression_bomb_fails_after_the_promised_data(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    # A valid MNIST header, then 6 GB of zeros in a file of a few MB.
+    gzip_bomb(path, idx_header(0x08, 60_000, 28, 28), 60_000 * 28 * 28, 6 << 30)
+    assert path.stat().st_size < 10 << 20
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match="followed by trailing bytes"):
+            IdxDataset(filepath=str(path), shape=[None, 28, 28]).load()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 60_000 * 28 * 28  # of the order of the promised data, not 6 GB
+
+
+def test_a_header_promising_more_than_max_bytes_fails_before_reading(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    gzip_bomb(path, idx_header(0x08, 10_000_000, 28, 28), 0, 1 << 30)
+
+    with pytest.raises(
+        DatasetError,
+        match=r"promises shape \(10000000, 28, 28\), 7840000000 bytes of data, "
+        r"over the limit of 2147483648 bytes.*raise the dataset's max_bytes",
+    ):
+        IdxDataset(filepath=str(path)).load()
+
+
+def test_a_header_of_the_wrong_shape_fails_before_reading(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    gzip_bomb(path, idx_header(0x08, 1_000_000, 32, 32), 0, 1 << 30)
+
+    with pytest.raises(
+        DatasetError, match=r"array has shape \(1000000, 32, 32\), expected N×28×28"
+    ):
+        IdxDataset(filepath=str(path), shape=[None, 28, 28]).load()

@@ -16,16 +16,8 @@ def check_array(
 ) -> None:
     """Raises ``DatasetError`` naming ``path`` unless ``array`` has the expected
     shape (``None`` for any size), dtype and values within ``value_range``."""
-    if shape is not None and not (
-        array.ndim == len(shape)
-        and all(
-            size is None or size == actual for actual, size in zip(array.shape, shape)
-        )
-    ):
-        expected = "×".join("N" if size is None else str(size) for size in shape)
-        raise DatasetError(
-            f"{path}: array has shape {array.shape}, expected {expected}."
-        )
+    if shape is not None:
+        check_shape(array.shape, path, shape)
     if dtype is not None and array.dtype != np.dtype(dtype):
         raise DatasetError(f"{path}: array is of {array.dtype}, expected {dtype}.")
     if value_range is not None and array.size:
@@ -35,3 +27,15 @@ def check_array(
                 f"{path}: values range from {low} to {high}, outside the expected "
                 f"{value_range[0]} to {value_range[1]}. Run the stage that writes it again."
             )
+
+
+def check_shape(
+    actual: tuple[int, ...], path: str, expected: tuple[int | None, ...]
+) -> None:
+    """Raises ``DatasetError`` naming ``path`` unless ``actual`` matches
+    ``expected`` (``None`` for any size)."""
+    if len(actual) != len(expected) or any(
+        size is not None and size != found for found, size in zip(actual, expected)
+    ):
+        wanted = "×".join("N" if size is None else str(size) for size in expected)
+        raise DatasetError(f"{path}: array has shape {actual}, expected {wanted}.")

@@ -8,7 +8,7 @@ import struct
 import zlib
 from copy import deepcopy
 from pathlib import PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 import fsspec
 import numpy as np
@@ -19,7 +19,7 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
-from .array_checks import check_array
+from .array_checks import check_array, check_shape
 from .partial_files import atomic_write
 
 # IDX type codes (third byte of the magic number); multi-byte values are big-endian.
@@ -35,6 +35,8 @@ _CODE_BY_KIND = {
     (dtype.kind, dtype.itemsize): code for code, dtype in _DTYPE_BY_CODE.items()
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+_READ_CHUNK_BYTES = 1 << 20
+DEFAULT_MAX_BYTES = 1 << 31  # 2 GiB; MNIST's largest file holds 47 MB
 
 
 class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
@@ -78,6 +80,7 @@ class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
         filepath: str,
         shape: list[int | None] | None = None,
         num_classes: int | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -88,6 +91,8 @@ class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
             filepath: Path of the IDX file, with an optional fsspec protocol prefix.
             shape: Expected shape; ``None`` (``null`` in YAML) for any length.
             num_classes: If given, every value must lie in ``0 .. num_classes - 1``.
+            max_bytes: The most data a file's header may promise; a larger
+                promise fails before anything is read (default 2 GiB).
             credentials: Credentials for the filesystem, passed to ``fsspec``.
             fs_args: Extra arguments for the ``fsspec`` filesystem.
             metadata: Any arbitrary metadata; ignored by Kedro, used by kedro-viz.
@@ -100,6 +105,7 @@ class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
         )
         self._shape = None if shape is None else tuple(shape)
         self._num_classes = num_classes
+        self._max_bytes = max_bytes
         self.metadata = metadata
 
     def load(self) -> np.ndarray:
@@ -107,8 +113,7 @@ class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
         if not self._fs.exists(path):
             raise DatasetError(f"IDX file not found: {path}")
         with self._fs.open(path, "rb") as file:
-            content = file.read()
-        array = parse_idx(content, source=path)
+            array = read_idx(file, path, self._shape, self._max_bytes)
         self._validate(array, path)
         return array
 
@@ -144,45 +149,85 @@ class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
                 )
 
 
-def parse_idx(content: bytes, source: str) -> np.ndarray:
-    """Parses IDX bytes (plain or gzipped) into an array in native byte order."""
-    if content[:2] == _GZIP_MAGIC:
-        try:
-            content = gzip.decompress(content)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DatasetError(
-                f"{source}: the gzip stream is truncated or corrupt ({exc}). "
-                "Download the file again."
-            ) from exc
-    if len(content) < 4:  # noqa: PLR2004
+def read_idx(
+    file: IO[bytes],
+    source: str,
+    shape: tuple[int | None, ...] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> np.ndarray:
+    """Reads an IDX file (plain or gzipped) into an array in native byte order.
+
+    The header is checked against ``shape`` and ``max_bytes`` before any data
+    are read, and the data are read as a stream, never beyond what the header
+    promises (plus one byte, to tell trailing data): a decompression bomb fails
+    as fast, and in as little memory, as a file of the promised size loads.
+    """
+    if file.read(2) == _GZIP_MAGIC:
+        file.seek(0)
+        file = gzip.GzipFile(fileobj=file, mode="rb")
+    else:
+        file.seek(0)
+    try:
+        return _read_idx_content(file, source, shape, max_bytes)
+    except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(
-            f"{source}: only {len(content)} bytes, too short for an IDX header."
-        )
-    zeros, type_code, ndim = content[:2], content[2], content[3]
-    if zeros != b"\0\0" or type_code not in _DTYPE_BY_CODE or ndim == 0:
-        magic = int.from_bytes(content[:4], "big")
-        raise DatasetError(
-            f"{source}: bad magic number 0x{magic:08X}, this is not an IDX file "
-            "(MNIST images start with 0x00000803, labels with 0x00000801)."
-        )
-    header_size = 4 + 4 * ndim
-    if len(content) < header_size:
-        raise DatasetError(
-            f"{source}: the header is truncated ({len(content)} bytes, "
-            f"{header_size} needed for {ndim} dimensions)."
-        )
-    shape = struct.unpack(f">{ndim}I", content[4:header_size])
-    dtype = _DTYPE_BY_CODE[type_code]
-    expected_bytes = math.prod(shape) * dtype.itemsize
-    actual_bytes = len(content) - header_size
-    if actual_bytes != expected_bytes:
-        problem = "truncated" if actual_bytes < expected_bytes else "has trailing bytes"
-        raise DatasetError(
-            f"{source}: file is {problem}: the header promises shape {shape} "
-            f"({expected_bytes} bytes of data) but {actual_bytes} bytes follow it. "
+            f"{source}: the gzip stream is truncated or corrupt ({exc}). "
             "Download the file again."
+        ) from exc
+
+
+def _read_idx_content(
+    file: IO[bytes],
+    source: str,
+    expected_shape: tuple[int | None, ...] | None,
+    max_bytes: int,
+) -> np.ndarray:
+    magic = file.read(4)
+    if len(magic) < 4:  # noqa: PLR2004
+        raise DatasetError(
+            f"{source}: only {len(magic)} bytes, too short for an IDX header."
         )
-    array = np.frombuffer(content, dtype=dtype, offset=header_size).reshape(shape)
+    zeros, type_code, ndim = magic[:2], magic[2], magic[3]
+    if zeros != b"\0\0" or type_code not in _DTYPE_BY_CODE or ndim == 0:
+        raise DatasetError(
+            f"{source}: bad magic number 0x{int.from_bytes(magic, 'big'):08X}, "
+            "this is not an IDX file (MNIST images start with 0x00000803, labels "
+            "with 0x00000801)."
+        )
+    dimensions = file.read(4 * ndim)
+    if len(dimensions) < 4 * ndim:
+        raise DatasetError(
+            f"{source}: the header is truncated ({4 + len(dimensions)} bytes, "
+            f"{4 + 4 * ndim} needed for {ndim} dimensions)."
+        )
+    shape = struct.unpack(f">{ndim}I", dimensions)
+    dtype = _DTYPE_BY_CODE[type_code]
+    if expected_shape is not None:
+        check_shape(shape, source, expected_shape)
+    expected_bytes = math.prod(shape) * dtype.itemsize
+    if expected_bytes > max_bytes:
+        raise DatasetError(
+            f"{source}: the header promises shape {shape}, {expected_bytes} bytes "
+            f"of data, over the limit of {max_bytes} bytes. If the file is "
+            "genuine, raise the dataset's max_bytes in the catalog."
+        )
+    data = bytearray()
+    while len(data) <= expected_bytes:
+        chunk = file.read(min(_READ_CHUNK_BYTES, expected_bytes + 1 - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    if len(data) != expected_bytes:
+        problem = (
+            f"truncated: only {len(data)} bytes follow it"
+            if len(data) < expected_bytes
+            else "followed by trailing bytes"
+        )
+        raise DatasetError(
+            f"{source}: the header promises shape {shape} ({expected_bytes} bytes "
+            f"of data) but the file is {problem}. Download the file again."
+        )
+    array = np.frombuffer(data, dtype=dtype).reshape(shape)
     return array.astype(dtype.newbyteorder("="))
 
 

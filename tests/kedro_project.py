@@ -83,6 +83,38 @@ def run_kedro(project: Path, *args: str, **env: str) -> subprocess.CompletedProc
     )
 
 
+def start_kedro(project: Path, log_path: Path, *args: str) -> subprocess.Popen:
+    """``kedro run`` started in a process group of its own, its output going to
+    ``log_path`` (a pipe nobody reads would stall it)."""
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [str(BIN / "kedro"), "run", *args],
+            cwd=project,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={
+                **os.environ,
+                "KEDRO_DISABLE_TELEMETRY": "1",
+                "COLUMNS": "200",
+                "PYTHONUNBUFFERED": "1",
+            },
+        )
+
+
+def wait_for_log(
+    process: subprocess.Popen, log_path: Path, text: str, timeout: float = 300
+) -> None:
+    """Waits until ``text`` is in the process's log; fails with the log if the
+    process ends or the time runs out first."""
+    deadline = time.monotonic() + timeout
+    while text not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process_group(process)
+            pytest.fail(f"no {text!r} in the log:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
 def fingerprints(data: Path) -> dict[str, tuple[int, str]]:
     return {
         str(path.relative_to(data)): (

@@ -1,16 +1,35 @@
-"""A ``kedro run`` killed during training resumes after its last completed epoch."""
+"""A ``kedro run`` killed during training resumes after its last completed
+epoch, and concurrent runs in one project never touch each other's training."""
 
 import os
+import re
 import signal
-import subprocess
 
 import pandas as pd
 import pytest
-from kedro_project import BIN, copy_project, latest_version, run_kedro
+from kedro_project import (
+    copy_project,
+    latest_version,
+    run_kedro,
+    start_kedro,
+    stop_process_group,
+    wait_for_log,
+)
 
 pytestmark = pytest.mark.e2e
 
 BACKUP = "data/06_models/training_backup"
+MODEL = "data/06_models/mnist_cnn.keras"
+HISTORY = "data/08_reporting/training_history.csv"
+
+
+def backup_folders(project):
+    return sorted(path for path in (project / BACKUP).iterdir() if path.is_dir())
+
+
+def kill(process):
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def test_killed_training_resumes_after_its_last_completed_epoch(
@@ -21,43 +40,125 @@ def test_killed_training_resumes_after_its_last_completed_epoch(
         f"ingestion.idx_dir={mnist_idx_dir},preprocessing.train_limit=12000,"
         "training.presets.fast.epochs=4"
     )
-    interrupted = subprocess.Popen(
-        [str(BIN / "kedro"), "run", "--params", params],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        env={
-            **os.environ,
-            "KEDRO_DISABLE_TELEMETRY": "1",
-            "COLUMNS": "200",
-            "PYTHONUNBUFFERED": "1",
-        },
-    )
-    for line in interrupted.stdout:
-        if "Epoch 1:" in line:
-            os.killpg(interrupted.pid, signal.SIGKILL)
-            break
-    interrupted.wait()
-    assert interrupted.returncode == -signal.SIGKILL, (
-        "the run ended before its first epoch"
-    )
-    completed = len(pd.read_csv(project / BACKUP / "history.csv"))
+    log = tmp_path / "interrupted.log"
+    interrupted = start_kedro(project, log, "--params", params)
+    wait_for_log(interrupted, log, "Epoch 1:")
+    kill(interrupted)
+    [backup] = backup_folders(project)
+    completed = len(pd.read_csv(backup / "history.csv"))
     assert 1 <= completed < 4
-    assert not (project / "data/06_models/mnist_cnn.keras").exists()
+    assert not (project / MODEL).exists()
 
     resumed = run_kedro(project, "--params", params)
 
     log = resumed.stdout + resumed.stderr
     assert resumed.returncode == 0, log[-3000:]
-    assert "Resuming the interrupted training" in log
+    assert (
+        f"Resuming the interrupted training backed up in {BACKUP}/{backup.name}" in log
+    )
     for epoch in range(1, completed + 1):
         assert f"Epoch {epoch}:" not in log  # finished epochs are not redone
     assert f"Epoch {completed + 1}:" in log and "Epoch 4:" in log
-    history = pd.read_csv(
-        latest_version(project / "data/08_reporting/training_history.csv")
-    )
+    history = pd.read_csv(latest_version(project / HISTORY))
     assert history["epoch"].tolist() == [1, 2, 3, 4]
     assert history["val_accuracy"].iloc[-1] > 0.9
-    assert not (project / BACKUP).exists()
+    assert backup_folders(project) == []
+
+
+# The seed preset on 3,000 images: about a second an epoch, enough epochs for
+# another run to start while this one trains.
+EPOCHS = 40
+QUICK_TRAINING = (
+    "training.model=seed,training.presets.seed.patience=100,"
+    f"training.presets.seed.epochs={EPOCHS}"
+)
+
+
+@pytest.fixture
+def preprocessed_project(tmp_path, project_root, mnist_idx_dir):
+    project = copy_project(project_root, tmp_path / "project")
+    prepared = run_kedro(
+        project,
+        "--pipelines",
+        "ingestion,preprocessing",
+        "--params",
+        f"ingestion.idx_dir={mnist_idx_dir},preprocessing.train_limit=3000",
+    )
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    return project
+
+
+def start_training(project, log_path):
+    return start_kedro(
+        project, log_path, "--pipelines", "training", "--params", QUICK_TRAINING
+    )
+
+
+def finish(process, log_path):
+    try:
+        process.wait(timeout=600)
+    finally:
+        stop_process_group(process)
+    log = log_path.read_text()
+    assert process.returncode == 0, log[-3000:]
+    return log
+
+
+def test_two_concurrent_trainings_both_finish_with_models_of_their_own(
+    preprocessed_project, tmp_path
+):
+    project = preprocessed_project
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = start_training(project, first_log)
+    wait_for_log(first, first_log, "Epoch 1:")
+    second = start_training(project, second_log)
+    wait_for_log(second, second_log, "Epoch 1:")
+    assert first.poll() is None, "the first run ended before the second trained"
+
+    logs = [finish(first, first_log), finish(second, second_log)]
+
+    for log in logs:
+        assert "Resuming" not in log
+        assert f"Epoch {EPOCHS}:" in log
+        assert "Saving data to mnist_cnn" in log
+    assert len(list((project / MODEL).iterdir())) == 2
+    for version in (project / HISTORY).iterdir():
+        history = pd.read_csv(version / "training_history.csv")
+        assert history["epoch"].tolist() == list(range(1, EPOCHS + 1))
+    assert backup_folders(project) == []
+
+
+def test_a_run_killed_beside_a_live_one_is_resumed_without_disturbing_it(
+    preprocessed_project, tmp_path
+):
+    project = preprocessed_project
+    live_log, killed_log = tmp_path / "live.log", tmp_path / "killed.log"
+    live = start_training(project, live_log)
+    wait_for_log(live, live_log, "Epoch 1:")
+    killed = start_training(project, killed_log)
+    wait_for_log(killed, killed_log, "Epoch 2:")
+    kill(killed)
+    killed_backup = project / re.search(
+        r"Backing up each epoch of this training in (\S+)\.", killed_log.read_text()
+    ).group(1)
+    assert killed_backup in backup_folders(project)
+    completed = len(pd.read_csv(killed_backup / "history.csv"))
+    assert live.poll() is None, "the live run ended before the other was killed"
+
+    rerun_log = tmp_path / "rerun.log"
+    rerun = start_training(project, rerun_log)
+    rerun_output = finish(rerun, rerun_log)
+    live_output = finish(live, live_log)
+
+    assert (
+        f"Resuming the interrupted training backed up in {BACKUP}/{killed_backup.name}"
+        in rerun_output
+    )
+    assert f"Epoch {completed}:" not in rerun_output
+    assert f"Epoch {completed + 1}:" in rerun_output
+    assert "Resuming" not in live_output
+    assert len(list((project / MODEL).iterdir())) == 2
+    for version in (project / HISTORY).iterdir():
+        history = pd.read_csv(version / "training_history.csv")
+        assert history["epoch"].tolist() == list(range(1, EPOCHS + 1))
+    assert backup_folders(project) == []

@@ -1,6 +1,7 @@
 """Saves are atomic: a save that fails or is killed half-way leaves no file where
 the catalog would load it, and the last complete version stays loadable."""
 
+import fsspec
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +11,7 @@ from matplotlib.figure import Figure
 
 from mnist_kedro.datasets import IdxDataset, NumpyDataset
 from mnist_kedro.datasets.atomic import CSVDataset, MatplotlibDataset
-from mnist_kedro.datasets.partial_files import partial_path
+from mnist_kedro.datasets.partial_files import atomic_write
 
 
 class FigureKilledWhileSaving(Figure):
@@ -54,7 +55,9 @@ def test_a_partial_file_left_by_a_killed_run_is_never_loaded(tmp_path):
     versioned(CSVDataset, tmp_path / "report.csv").save(pd.DataFrame({"a": [1]}))
     newer = tmp_path / "report.csv" / "9999-01-01T00.00.00.000Z"
     newer.mkdir()
-    (newer / ".report.csv.partial").write_text("a\n2\n3")  # what SIGKILL leaves
+    (newer / ".report.csv.0123456789ab.partial").write_text(
+        "a\n2\n3"
+    )  # what SIGKILL leaves
 
     assert versioned(CSVDataset, tmp_path / "report.csv").load()["a"].tolist() == [1]
 
@@ -72,4 +75,19 @@ def test_own_datasets_rename_a_complete_file_into_place(tmp_path, dataset_class)
         dataset.save(np.array([{"no": "objects"}], dtype=object))
 
     np.testing.assert_array_equal(dataset.load(), np.arange(6).reshape(2, 3))
-    assert not (tmp_path / partial_path("array")).exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["array"]
+
+
+def test_saves_of_one_file_at_the_same_time_never_mix(tmp_path):
+    path = tmp_path / "x.npy"
+    fs = fsspec.filesystem("file")
+
+    with atomic_write(fs, str(path)) as first:
+        first.write(b"first run, " * 1000)
+        with atomic_write(fs, str(path)) as second:  # another run, same file
+            second.write(b"second run")
+        assert path.read_bytes() == b"second run"
+        first.write(b"end")
+
+    assert path.read_bytes() == b"first run, " * 1000 + b"end"
+    assert [file.name for file in tmp_path.iterdir()] == ["x.npy"]

@@ -86,7 +86,8 @@ def test_trailing_bytes(tmp_path, images):
     path.write_bytes(idx_header(0x08, 5, 28, 28) + images.tobytes() + b"\0")
 
     with pytest.raises(
-        DatasetError, match=r"images-idx3-ubyte: .* the file is followed by trailing bytes"
+        DatasetError,
+        match=r"images-idx3-ubyte: .* the file is followed by trailing bytes",
     ):
         IdxDataset(filepath=str(path)).load()
 

@@ -1,5 +1,4 @@
 import logging
-import os
 from pathlib import Path
 
 import keras
@@ -7,11 +6,8 @@ import numpy as np
 import pytest
 
 from mnist_kedro.pipelines.preprocessing.nodes import scale_images
-from mnist_kedro.pipelines.training.nodes import (
-    _discard_backup_of_other_runs,
-    build_model,
-    train_model,
-)
+from mnist_kedro.pipelines.training.backup import own_backup_folder, run_fingerprint
+from mnist_kedro.pipelines.training.nodes import build_model, train_model
 
 
 @pytest.fixture
@@ -107,6 +103,12 @@ def test_early_stopping_restores_the_best_weights(training_params, make_digits):
     assert restored_loss == pytest.approx(best, rel=1e-4)
 
 
+def backup_folders(training_params) -> list[Path]:
+    return [
+        path for path in Path(training_params.backup_dir).iterdir() if path.is_dir()
+    ]
+
+
 def test_the_backup_is_removed_after_training(training_params, make_digits):
     images, labels = make_digits(100)
     x = scale_images(images)
@@ -115,17 +117,26 @@ def test_the_backup_is_removed_after_training(training_params, make_digits):
         x[:80], labels[:80], x[80:], labels[80:], list("0123456789"), training_params
     )
 
-    assert not os.path.exists(training_params.backup_dir)
+    assert backup_folders(training_params) == []
 
 
-def test_a_backup_of_other_parameters_is_not_resumed(
+def test_the_backup_of_other_parameters_is_neither_resumed_nor_touched(
     training_params, make_digits, caplog
 ):
     images, labels = make_digits(100)
     x = scale_images(images)
-    stale = training_params.with_preset(learning_rate=0.5)
-    _discard_backup_of_other_runs(Path(stale.backup_dir), stale, x[:80].shape)
-    (Path(stale.backup_dir) / "history.csv").write_text("epoch,loss\n0,9.9\n")
+    other = training_params.with_preset(learning_rate=0.5)
+    other_run = run_fingerprint(
+        other.model_dump(mode="json", exclude={"backup_dir"}),
+        x[:80],
+        labels[:80],
+        x[80:],
+        labels[80:],
+    )
+    with pytest.raises(KeyboardInterrupt):  # a run killed after an epoch
+        with own_backup_folder(Path(other.backup_dir), other_run) as folder:
+            (folder / "history.csv").write_text("epoch,loss\n0,9.9\n")
+            raise KeyboardInterrupt
 
     with caplog.at_level(logging.INFO, logger="mnist_kedro"):
         _, history = train_model(
@@ -137,9 +148,11 @@ def test_a_backup_of_other_parameters_is_not_resumed(
             training_params,
         )
 
-    assert "Discarding the backup of another training run" in caplog.text
+    assert "Resuming" not in caplog.text
     assert history["epoch"].tolist()[0] == 1
     assert history["loss"].max() < 9.9
+    assert backup_folders(training_params) == [folder]
+    assert (folder / "history.csv").read_text() == "epoch,loss\n0,9.9\n"
 
 
 def test_labels_beyond_the_class_names_are_refused(training_params, make_digits):

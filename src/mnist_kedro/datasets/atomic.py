@@ -18,7 +18,7 @@ from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.tensorflow import TensorFlowModelDataset as _TensorFlowModelDataset
 
-from .partial_files import partial_path
+from .partial_files import partial_name
 
 
 def _atomic(dataset_class: type) -> type:
@@ -26,28 +26,25 @@ def _atomic(dataset_class: type) -> type:
     write = getattr(dataset_class.save, "__wrapped__", dataset_class.save)
 
     class AtomicDataset(dataset_class):
-        _writing_partial = False
+        _partial_name: str | None = None  # while the original save writes
 
         def _get_save_path(self) -> PurePosixPath:
             path = super()._get_save_path()
-            return (
-                PurePosixPath(partial_path(str(path)))
-                if self._writing_partial
-                else path
-            )
+            return path.with_name(self._partial_name) if self._partial_name else path
 
         def save(self, data: Any) -> None:
-            target = get_filepath_str(self._get_save_path(), self._protocol)
-            self._writing_partial = True
+            target = self._get_save_path()
+            self._partial_name = partial_name(target.name)
+            partial = get_filepath_str(self._get_save_path(), self._protocol)
             try:
                 write(self, data)
             except BaseException:
-                if self._fs.exists(partial_path(target)):
-                    self._fs.rm(partial_path(target))
+                if self._fs.exists(partial):
+                    self._fs.rm(partial)
                 raise
             finally:
-                self._writing_partial = False
-            self._fs.mv(partial_path(target), target)
+                self._partial_name = None
+            self._fs.mv(partial, get_filepath_str(target, self._protocol))
 
     AtomicDataset.__name__ = AtomicDataset.__qualname__ = dataset_class.__name__
     AtomicDataset.__doc__ = (

@@ -1,5 +1,6 @@
 """Where files are written before they are renamed into place."""
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePosixPath
@@ -8,23 +9,25 @@ from typing import IO
 from fsspec import AbstractFileSystem
 
 
-def partial_path(path: str) -> str:
-    """The hidden name a file is written under before it is renamed into place;
-    Kedro never loads it, versioned or not."""
-    target = PurePosixPath(path)
-    return str(target.with_name(f".{target.name}.partial"))
+def partial_name(name: str) -> str:
+    """A hidden name to write the file ``name`` under before it is renamed into
+    place: Kedro never loads it, versioned or not, and it is new at every call,
+    so that runs saving the same file at the same time never share one."""
+    return f".{name}.{uuid.uuid4().hex[:12]}.partial"
 
 
 @contextmanager
 def atomic_write(fs: AbstractFileSystem, path: str) -> Iterator[IO[bytes]]:
     """A binary file to write that appears at ``path`` only once complete; on
     failure nothing is left behind."""
-    fs.mkdirs(str(PurePosixPath(path).parent), exist_ok=True)
+    target = PurePosixPath(path)
+    partial = str(target.with_name(partial_name(target.name)))
+    fs.mkdirs(str(target.parent), exist_ok=True)
     try:
-        with fs.open(partial_path(path), "wb") as file:
+        with fs.open(partial, "wb") as file:
             yield file
     except BaseException:
-        if fs.exists(partial_path(path)):
-            fs.rm(partial_path(path))
+        if fs.exists(partial):
+            fs.rm(partial)
         raise
-    fs.mv(partial_path(path), path)
+    fs.mv(partial, path)

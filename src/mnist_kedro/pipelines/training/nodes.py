@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -20,6 +18,8 @@ from mnist_kedro.parameters import (
     ModelPreset,
     TrainingParams,
 )
+
+from .backup import own_backup_folder, run_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,9 @@ def train_model(
     per-epoch history (with each epoch's wall time and learning rate).
 
     A run that was killed resumes after its last completed epoch: the model,
-    optimiser and history of each epoch are backed up in ``training.backup_dir``,
-    which is removed once training has finished.
+    optimiser and history of each epoch are backed up in a folder of this run's
+    own under ``training.backup_dir`` (see ``backup.py``), removed once
+    training has finished.
     """
     highest_label = max(y_train.max(), y_val.max())
     if highest_label >= len(class_names):
@@ -100,47 +101,54 @@ def train_model(
     if training.deterministic:
         # Process-wide and irreversible; costs little on CPU (see README).
         tf.config.experimental.enable_op_determinism()
-    backup_dir = Path(training.backup_dir)
-    _discard_backup_of_other_runs(backup_dir, training, x_train.shape)
-    history_log = backup_dir / "history.csv"
-    train_batches = batches(
+    fingerprint = run_fingerprint(
+        training.model_dump(mode="json", exclude={"backup_dir"}),
         x_train,
         y_train,
-        preset.batch_size,
-        shuffle_seed=training.seed,
-        augmentation=preset.augmentation,
+        x_val,
+        y_val,
     )
-    model = build_model(x_train.shape[1:], len(class_names), preset)
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            learning_rate=learning_rate(preset, len(train_batches))
-        ),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    model.fit(
-        train_batches,
-        epochs=preset.epochs,
-        validation_data=batches(x_val, y_val, preset.batch_size),
-        shuffle=False,  # the batches shuffle themselves
-        callbacks=[
-            EpochStatistics(),
-            # Before the backup: a kill between the two repeats an epoch in the
-            # log (dropped below) rather than losing one.
-            keras.callbacks.CSVLogger(str(history_log), append=True),
-            keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False),
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=preset.patience,
-                restore_best_weights=True,
+    with own_backup_folder(Path(training.backup_dir), fingerprint) as backup_dir:
+        history_log = backup_dir / "history.csv"
+        train_batches = batches(
+            x_train,
+            y_train,
+            preset.batch_size,
+            shuffle_seed=training.seed,
+            augmentation=preset.augmentation,
+        )
+        model = build_model(x_train.shape[1:], len(class_names), preset)
+        model.compile(
+            optimizer=keras.optimizers.Adam(
+                learning_rate=learning_rate(preset, len(train_batches))
             ),
-            keras.callbacks.LambdaCallback(on_epoch_end=_log_epoch),
-        ],
-        verbose=0,
-    )
-    history = pd.read_csv(history_log).drop_duplicates("epoch", keep="last")
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        model.fit(
+            train_batches,
+            epochs=preset.epochs,
+            validation_data=batches(x_val, y_val, preset.batch_size),
+            shuffle=False,  # the batches shuffle themselves
+            callbacks=[
+                EpochStatistics(),
+                # Before the backup: a kill between the two repeats an epoch in
+                # the log (dropped below) rather than losing one.
+                keras.callbacks.CSVLogger(str(history_log), append=True),
+                keras.callbacks.BackupAndRestore(
+                    str(backup_dir), delete_checkpoint=False
+                ),
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss",
+                    patience=preset.patience,
+                    restore_best_weights=True,
+                ),
+                keras.callbacks.LambdaCallback(on_epoch_end=_log_epoch),
+            ],
+            verbose=0,
+        )
+        history = pd.read_csv(history_log).drop_duplicates("epoch", keep="last")
     history["epoch"] += 1
-    shutil.rmtree(backup_dir)
     return model, history.reset_index(drop=True)
 
 
@@ -231,29 +239,6 @@ class EpochStatistics(keras.callbacks.Callback):
         logs["learning_rate"] = float(
             keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         )
-
-
-def _discard_backup_of_other_runs(
-    backup_dir: Path, training: TrainingParams, data_shape: tuple[int, ...]
-) -> None:
-    """Keeps a backup only if it was made by a run of the same parameters on
-    data of the same shape, so that a resumed run is the run that was killed."""
-    fingerprint = json.dumps(
-        {"training": training.model_dump(mode="json"), "data_shape": data_shape}
-    )
-    fingerprint_file = backup_dir / "run.json"
-    if backup_dir.exists():
-        if fingerprint_file.is_file() and fingerprint_file.read_text() == fingerprint:
-            logger.info(
-                "Resuming the interrupted training backed up in %s.", backup_dir
-            )
-            return
-        logger.warning(
-            "Discarding the backup of another training run in %s.", backup_dir
-        )
-        shutil.rmtree(backup_dir)
-    backup_dir.mkdir(parents=True)
-    fingerprint_file.write_text(fingerprint)
 
 
 def _log_epoch(epoch: int, logs: dict[str, float]) -> None:

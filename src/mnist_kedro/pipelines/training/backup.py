@@ -1,0 +1,74 @@
+"""Each training run's own backup folder, so that a killed run resumes and
+concurrent runs never touch each other's state.
+
+Backups live under one root folder, keyed by a fingerprint of the run (its
+parameters and a digest of its data), in slots ``<key>-0``, ``<key>-1``, …
+A running training holds its slot's lock (``<key>-<n>.lock``, an OS file lock
+that dies with its process), so a run takes the first slot whose lock is free:
+the backup of a killed run of the same fingerprint, resumed, or a new one.
+A slot held by a live run is never read, changed or removed by another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+logger = logging.getLogger(__name__)
+
+RUN_DESCRIPTION = "run.json"
+
+
+def run_fingerprint(settings: dict[str, Any], *arrays: np.ndarray) -> dict[str, Any]:
+    """What makes two trainings the same run: ``settings`` (JSON-serialisable)
+    and the arrays' shapes and contents."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).data)
+    return {
+        "settings": settings,
+        "shapes": [list(array.shape) for array in arrays],
+        "data_digest": digest.hexdigest(),
+    }
+
+
+@contextmanager
+def own_backup_folder(root: Path, fingerprint: dict[str, Any]) -> Iterator[Path]:
+    """This run's backup folder under ``root``, locked for it until the block
+    ends: the backup of a killed run of the same fingerprint if there is one
+    (to resume), otherwise a new, empty one. Removed when the block completes;
+    kept if it raises, so that the run can be resumed."""
+    description = json.dumps(fingerprint, sort_keys=True)
+    key = hashlib.sha256(description.encode()).hexdigest()[:16]
+    root.mkdir(parents=True, exist_ok=True)
+    for slot in itertools.count():
+        folder = root / f"{key}-{slot}"
+        lock = FileLock(root / f"{folder.name}.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue  # a live run's
+        break
+    try:
+        if (folder / RUN_DESCRIPTION).is_file():
+            logger.info("Resuming the interrupted training backed up in %s.", folder)
+        else:
+            # A run killed before it wrote its description left nothing usable.
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            (folder / RUN_DESCRIPTION).write_text(description)
+            logger.info("Backing up each epoch of this training in %s.", folder)
+        yield folder
+        shutil.rmtree(folder)
+    finally:
+        lock.release()

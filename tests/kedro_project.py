@@ -58,6 +58,23 @@ def quick_run_params(mnist_idx_dir: Path) -> dict:
     }
 
 
+def preprocessed_project(
+    project_root: Path, destination: Path, mnist_idx_dir: Path, train_limit: int
+) -> Path:
+    """A copy of the project whose ingestion and preprocessing have run on
+    ``train_limit`` real training images, ready for ``--pipelines training``."""
+    project = copy_project(project_root, destination)
+    prepared = run_kedro(
+        project,
+        "--pipelines",
+        "ingestion,preprocessing",
+        "--params",
+        f"ingestion.idx_dir={mnist_idx_dir},preprocessing.train_limit={train_limit}",
+    )
+    assert prepared.returncode == 0, prepared.stdout[-3000:]
+    return project
+
+
 def run_session(project: Path, params: dict, **run_args) -> None:
     """A run through ``KedroSession`` from the project folder, as ``kedro run``
     does (relative paths in parameters are taken from there)."""

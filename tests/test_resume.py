@@ -10,6 +10,7 @@ import pytest
 from kedro_project import (
     copy_project,
     latest_version,
+    preprocessed_project,
     run_kedro,
     start_kedro,
     stop_process_group,
@@ -75,17 +76,10 @@ QUICK_TRAINING = (
 
 
 @pytest.fixture
-def preprocessed_project(tmp_path, project_root, mnist_idx_dir):
-    project = copy_project(project_root, tmp_path / "project")
-    prepared = run_kedro(
-        project,
-        "--pipelines",
-        "ingestion,preprocessing",
-        "--params",
-        f"ingestion.idx_dir={mnist_idx_dir},preprocessing.train_limit=3000",
+def prepared_project(tmp_path, project_root, mnist_idx_dir):
+    return preprocessed_project(
+        project_root, tmp_path / "project", mnist_idx_dir, train_limit=3000
     )
-    assert prepared.returncode == 0, prepared.stderr[-3000:]
-    return project
 
 
 def start_training(project, log_path):
@@ -105,9 +99,9 @@ def finish(process, log_path):
 
 
 def test_two_concurrent_trainings_both_finish_with_models_of_their_own(
-    preprocessed_project, tmp_path
+    prepared_project, tmp_path
 ):
-    project = preprocessed_project
+    project = prepared_project
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     first = start_training(project, first_log)
     wait_for_log(first, first_log, "Epoch 1:")
@@ -129,9 +123,9 @@ def test_two_concurrent_trainings_both_finish_with_models_of_their_own(
 
 
 def test_a_run_killed_beside_a_live_one_is_resumed_without_disturbing_it(
-    preprocessed_project, tmp_path
+    prepared_project, tmp_path
 ):
-    project = preprocessed_project
+    project = prepared_project
     live_log, killed_log = tmp_path / "live.log", tmp_path / "killed.log"
     live = start_training(project, live_log)
     wait_for_log(live, live_log, "Epoch 1:")

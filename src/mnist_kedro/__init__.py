@@ -2,10 +2,13 @@
 
 import os
 
+from mnist_kedro.run_output import quiet_tensorflow_start_up
+
 # Must be set before TensorFlow is first imported. oneDNN is off by default on
 # CPUs without AVX-512, and turning it on cut training time by 10-25 % on the
 # 2-core machines this project is developed on. An explicit setting wins.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+quiet_tensorflow_start_up()
 
 __version__ = "0.1.0"

@@ -6,6 +6,16 @@ from kedro.validation.exceptions import ParameterValidationError
 from pydantic import ValidationError
 
 from mnist_kedro.parameters import ProjectParams
+from mnist_kedro.run_output import plain_log_when_piped
+
+
+class PlainLogWhenPiped:
+    """One plain line per log message when the output is no terminal; see
+    ``plain_log_when_piped``. Kedro's own start-up messages come before it."""
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        plain_log_when_piped()
 
 
 class ValidateParameters:

@@ -4,13 +4,14 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration""
 
 import warnings
 
-from mnist_kedro.hooks import ValidateParameters
+from mnist_kedro.hooks import PlainLogWhenPiped, ValidateParameters
 
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates, which prints
 # a dozen warning lines on every run; nothing in this project can act on them.
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
 
-HOOKS = (ValidateParameters(),)
+# Hooks run in reverse order: the log is plain before parameters are checked.
+HOOKS = (ValidateParameters(), PlainLogWhenPiped())
 
 # Installed plugins for which to disable hook auto-registration.
 # DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)

@@ -20,6 +20,7 @@ from mnist_kedro.parameters import (
 )
 
 from .backup import own_backup_folder, run_fingerprint
+from .progress import EpochProgress
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,10 @@ def train_model(
         x_val,
         y_val,
     )
-    with own_backup_folder(Path(training.backup_dir), fingerprint) as backup_dir:
+    with (
+        own_backup_folder(Path(training.backup_dir), fingerprint) as backup_dir,
+        EpochProgress() as progress,
+    ):
         history_log = backup_dir / "history.csv"
         train_batches = batches(
             x_train,
@@ -132,6 +136,7 @@ def train_model(
             shuffle=False,  # the batches shuffle themselves
             callbacks=[
                 EpochStatistics(),
+                progress,
                 # Before the backup: a kill between the two repeats an epoch in
                 # the log (dropped below) rather than losing one.
                 keras.callbacks.CSVLogger(str(history_log), append=True),

@@ -1,0 +1,98 @@
+"""Progress within each training epoch, the long step of a run."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import keras
+import rich
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+logger = logging.getLogger(__name__)
+
+TENTHS = 10
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """rich's progress bar of the batches of each epoch on a terminal, with the
+    running loss and accuracy; elsewhere (CI, a pipe, a log file), where a bar
+    cannot redraw, a log line at every tenth of the epoch. Use it as a context
+    manager, so that the bar also goes when training fails."""
+
+    # Reading the running metrics waits for the batch to finish; a terminal
+    # needs them no more often than this.
+    metrics_interval_seconds = 0.5
+
+    def __init__(self, console: rich.console.Console | None = None) -> None:
+        super().__init__()
+        self._console = console or rich.get_console()
+        self._bar: Progress | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self._console.is_terminal:
+            self._bar = Progress(
+                TextColumn("Epoch {task.fields[epoch]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[metrics]}"),
+                console=self._console,
+                transient=True,  # each epoch's log line stays, not its bar
+            )
+            self._bar.start()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = f"{epoch + 1}/{self.params['epochs']}"
+        self._steps = self.params["steps"]
+        self._tenths_reported = 0
+        self._metrics_read = 0.0
+        if self._bar is not None:
+            self._task = self._bar.add_task(
+                "", total=self._steps, epoch=self._epoch, metrics=""
+            )
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        done = batch + 1
+        if self._bar is not None:
+            now = time.monotonic()
+            if now - self._metrics_read >= self.metrics_interval_seconds:
+                self._metrics_read = now
+                self._bar.update(self._task, metrics=_metrics(logs))
+            self._bar.update(self._task, completed=done)
+            return
+        tenths = done * TENTHS // self._steps
+        if tenths > self._tenths_reported and done < self._steps:
+            self._tenths_reported = tenths
+            logger.info(
+                "Epoch %s: %d of %d batches, %s",
+                self._epoch,
+                done,
+                self._steps,
+                _metrics(logs),
+            )
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self._bar is not None:
+            self._bar.remove_task(self._task)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def __enter__(self) -> EpochProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.on_train_end()
+
+
+def _metrics(logs: dict | None) -> str:
+    return f"loss {logs['loss']:.4f}, accuracy {logs['accuracy']:.4f}"

@@ -119,7 +119,7 @@ BAD_REQUESTS = {
         json.dumps({"pixels": [[0.0] * 28] * 27}),
         "application/json",
         422,
-        "28 rows of 28",
+        "should have at least 28 items",
     ),
     "NaN": (
         '{"pixels": [[NaN'
@@ -191,10 +191,35 @@ def test_openapi_schema_and_docs(client):
     schema = client.get("/openapi.json").json()
 
     assert set(schema["paths"]) == {"/health", "/predict"}
+    predict = schema["paths"]["/predict"]["post"]
     assert {"image/png", "application/json", "multipart/form-data"} <= set(
-        schema["paths"]["/predict"]["post"]["requestBody"]["content"]
+        predict["requestBody"]["content"]
     )
     assert client.get("/docs").status_code == 200
+
+
+def test_the_schema_documents_every_answer_and_every_constraint(client):
+    schema = client.get("/openapi.json").json()
+    predict = schema["paths"]["/predict"]["post"]
+    components = schema["components"]["schemas"]
+
+    assert set(predict["responses"]) == {"200", "400", "413", "415", "422"}
+    for status, body in (("400", "ErrorMessage"), ("422", "ValidationErrors")):
+        content = predict["responses"][status]["content"]["application/json"]
+        assert content["schema"]["$ref"] == f"#/components/schemas/{body}"
+    assert set(components["Prediction"]["required"]) == {
+        "digit",
+        "label",
+        "probabilities",
+        "model_version",
+        "server_time_ms",
+    }
+    request = predict["requestBody"]["content"]["application/json"]["schema"]
+    pixels = request["properties"]["pixels"]
+    assert pixels["minItems"] == pixels["maxItems"] == 28
+    assert pixels["items"]["minItems"] == pixels["items"]["maxItems"] == 28
+    assert pixels["items"]["items"] == {"type": "number", "minimum": 0, "maximum": 1}
+    assert request["additionalProperties"] is False
 
 
 def test_the_page_is_served_without_outside_resources(client):

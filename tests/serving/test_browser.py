@@ -2,16 +2,9 @@
 are recognised while drawing."""
 
 import math
-import sys
 
 import pytest
-from kedro_project import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    free_port,
-    require_chromium,
-    running_server,
-)
+from kedro_project import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -26,18 +19,8 @@ STROKES = {
 }
 
 
-@pytest.fixture(scope="module")
-def page_url(trained_project, tmp_path_factory):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "mnist_kedro.serving", "--port", str(port)]
-    log_path = tmp_path_factory.mktemp("serving") / "server.log"
-    with running_server(command, trained_project, f"{url}/health", log_path):
-        yield url
-
-
 @pytest.mark.parametrize("digit", STROKES)
-def test_a_digit_drawn_with_the_mouse_is_recognised(page_url, tmp_path, digit):
+def test_a_digit_drawn_with_the_mouse_is_recognised(service_url, tmp_path, digit):
     require_chromium()
     from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
 
@@ -47,7 +30,7 @@ def test_a_digit_drawn_with_the_mouse_is_recognised(page_url, tmp_path, digit):
         )
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 800})
-            page.goto(page_url)
+            page.goto(service_url)
             box = page.locator("canvas").bounding_box()
             for stroke in STROKES[digit]:
                 page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])

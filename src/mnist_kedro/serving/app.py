@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 from importlib.resources import files
 from time import perf_counter
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image, UnidentifiedImageError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mnist_kedro import __version__
 
@@ -23,20 +23,69 @@ MAX_IMAGE_PIXELS = 4096 * 4096  # a small file may still decode to a huge image
 IMAGE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
 
 Pixel = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Row = Annotated[list[Pixel], Field(min_length=FRAME, max_length=FRAME)]
 
 
 class PixelsRequest(BaseModel):
     """A 28×28 image already prepared like MNIST's: white ink on black, in [0, 1]."""
 
     model_config = ConfigDict(extra="forbid")
-    pixels: list[list[Pixel]]
+    pixels: Annotated[
+        list[Row],
+        Field(
+            min_length=FRAME,
+            max_length=FRAME,
+            description=f"{FRAME} rows of {FRAME} numbers in [0, 1]",
+        ),
+    ]
 
-    @field_validator("pixels")
-    @classmethod
-    def _is_28_by_28(cls, rows: list[list[float]]) -> list[list[float]]:
-        if len(rows) != FRAME or any(len(row) != FRAME for row in rows):
-            raise ValueError(f"pixels must be {FRAME} rows of {FRAME} numbers")
-        return rows
+
+class Prediction(BaseModel):
+    digit: str = Field(description="the class name of the most probable class")
+    label: int = Field(ge=0, description="its index")
+    probabilities: dict[str, float] = Field(description="of every class, by name")
+    model_version: str
+    server_time_ms: float = Field(ge=0, description="time spent on the server")
+
+
+class Health(BaseModel):
+    status: Literal["ready"]
+    model_version: str
+
+
+class ErrorMessage(BaseModel):
+    detail: str = Field(description="what is wrong and what to send instead")
+
+
+class FieldError(BaseModel):
+    type: str
+    loc: list[str | int] = Field(description="where in the JSON body")
+    msg: str
+
+
+class ValidationErrors(BaseModel):
+    detail: list[FieldError]
+
+
+def _error(description: str, model: type[BaseModel] = ErrorMessage) -> dict:
+    return {"model": model, "description": description}
+
+
+# Any request body over the limit is refused before it is read.
+TOO_LARGE = {413: _error("The body is over 2 MB, or the image over 16 megapixels.")}
+PREDICTION_ERRORS = {
+    400: _error(
+        "The body is empty, not a readable PNG or JPEG, or an image without "
+        "ink; or the form has no field 'image'."
+    ),
+    **TOO_LARGE,
+    415: _error("Another content type than PNG, JPEG, a form or JSON."),
+    422: _error(
+        "The JSON is malformed, has other fields than 'pixels', or its pixels are "
+        "not 28 rows of 28 numbers in [0, 1].",
+        ValidationErrors,
+    ),
+}
 
 
 class BodySizeLimit:
@@ -95,12 +144,13 @@ def create_app(served: ServedModel) -> FastAPI:
     async def drawing_page() -> str:
         return page
 
-    @app.get("/health")
-    async def health() -> dict:
-        return {"status": "ready", "model_version": served.version}
+    @app.get("/health", responses=TOO_LARGE)
+    async def health() -> Health:
+        return Health(status="ready", model_version=served.version)
 
     @app.post(
         "/predict",
+        responses=PREDICTION_ERRORS,
         openapi_extra={
             "requestBody": {
                 "content": {
@@ -112,7 +162,9 @@ def create_app(served: ServedModel) -> FastAPI:
                             "properties": {
                                 "image": {"type": "string", "format": "binary"}
                             },
-                        }
+                            "required": ["image"],
+                        },
+                        "encoding": {"image": {"contentType": "image/png, image/jpeg"}},
                     },
                     "application/json": {"schema": PixelsRequest.model_json_schema()},
                 },
@@ -120,20 +172,20 @@ def create_app(served: ServedModel) -> FastAPI:
             }
         },
     )
-    async def predict(request: Request) -> dict:
+    async def predict(request: Request) -> Prediction:
         """The digit in a PNG or JPEG image (any size and background; sent as
         the body or as the form field ``image``) or in a JSON 28×28 array."""
         started = perf_counter()
         image = await _read_image(request)
         probabilities = predictor(image[np.newaxis, :, :, np.newaxis])[0]
         label = int(probabilities.argmax())
-        return {
-            "digit": served.class_names[label],
-            "label": label,
-            "probabilities": dict(zip(served.class_names, probabilities.tolist())),
-            "model_version": served.version,
-            "server_time_ms": (perf_counter() - started) * 1000,
-        }
+        return Prediction(
+            digit=served.class_names[label],
+            label=label,
+            probabilities=dict(zip(served.class_names, probabilities.tolist())),
+            model_version=served.version,
+            server_time_ms=(perf_counter() - started) * 1000,
+        )
 
     return app
 

@@ -137,6 +137,12 @@ BAD_REQUESTS = {
         422,
         "less than or equal to 1",
     ),
+    "booleans": (
+        json.dumps({"pixels": [[True] * 28] * 28}),
+        "application/json",
+        422,
+        "valid number",
+    ),
     "unknown field": (
         json.dumps({"pixels": [[0] * 28] * 28, "path": "/etc/passwd"}),
         "application/json",

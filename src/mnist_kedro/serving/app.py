@@ -22,7 +22,8 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_IMAGE_PIXELS = 4096 * 4096  # a small file may still decode to a huge image
 IMAGE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
 
-Pixel = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+# Strict: JSON true and false are not pixel values.
+Pixel = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 Row = Annotated[list[Pixel], Field(min_length=FRAME, max_length=FRAME)]
 
 

@@ -1,6 +1,8 @@
-"""The drawing page in headless Chromium: a "1" and a "0" drawn with the mouse
-are recognised while drawing."""
+"""The drawing page in headless Chromium, used as a person would: digits drawn
+with the mouse are recognised soon after the pen lifts, Clear wins over a
+pending prediction, a tap does nothing, and a phone screen holds it all."""
 
+import contextlib
 import math
 
 import pytest
@@ -17,32 +19,142 @@ STROKES = {
         ]
     ],
 }
+DESKTOP = {"width": 1000, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+# The time from the last pen-up to the prediction it asked for being shown,
+# from the page's own performance marks.
+PEN_UP_TO_PREDICTION_MS = """() => {
+  const penUp = performance.getEntriesByName("pen-up").at(-1);
+  const shown = performance.getEntriesByName("prediction-shown")
+    .find(mark => penUp && mark.startTime > penUp.startTime);
+  return shown ? shown.startTime - penUp.startTime : null;
+}"""
 
 
-@pytest.mark.parametrize("digit", STROKES)
-def test_a_digit_drawn_with_the_mouse_is_recognised(service_url, tmp_path, digit):
+@pytest.fixture
+def open_page(service_url):
+    """Opens the page in a fresh Chromium of the given viewport; yields the
+    page and the list of failed responses and console errors seen."""
     require_chromium()
-    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 800})
-            page.goto(service_url)
-            box = page.locator("canvas").bounding_box()
-            for stroke in STROKES[digit]:
-                page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
-                page.mouse.down()
-                for x, y in stroke[1:]:
-                    page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
-                page.mouse.up()
+        problems = []
 
-            expect(page.get_by_test_id("prediction")).to_have_text(
-                digit, timeout=15_000
+        def page_of(viewport):
+            page = browser.new_page(viewport=viewport)
+            page.on(
+                "response",
+                lambda response: (
+                    response.status >= 400
+                    and problems.append(f"{response.status} {response.url}")
+                ),
             )
-            assert page.locator(".bar").count() == 10
-            page.screenshot(path=str(tmp_path / f"drawn-{digit}.png"))
+            page.on(
+                "console",
+                lambda message: (
+                    message.type == "error" and problems.append(message.text)
+                ),
+            )
+            page.goto(service_url)
+            page.wait_for_load_state("networkidle")
+            return page
+
+        try:
+            yield page_of, problems
         finally:
             browser.close()
+
+
+def draw(page, strokes):
+    box = page.locator("canvas").bounding_box()
+    scale = box["width"] / 280
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=2)
+        page.mouse.up()
+
+
+@pytest.mark.parametrize("digit", STROKES)
+def test_a_digit_drawn_with_the_mouse_is_recognised_soon_after_the_pen_lifts(
+    open_page, tmp_path, digit, record_property
+):
+    from playwright.sync_api import expect  # noqa: PLC0415
+
+    page_of, problems = open_page
+    page = page_of(DESKTOP)
+
+    draw(page, STROKES[digit])
+
+    expect(page.get_by_test_id("prediction")).to_have_text(digit, timeout=15_000)
+    latency = page.wait_for_function(PEN_UP_TO_PREDICTION_MS).json_value()
+    record_property("pen_up_to_prediction_ms", latency)
+    print(f"pen-up to prediction: {latency:.0f} ms")  # noqa: T201
+    # The aim is 150 ms on loopback; waiting on toBlob took over a second.
+    assert latency < 1000
+    assert page.locator(".bar").count() == 10
+    assert problems == []  # no missing favicon, no script error
+    page.screenshot(path=str(tmp_path / f"drawn-{digit}.png"))
+
+
+def test_clear_wins_over_a_pending_prediction(open_page):
+    from playwright.sync_api import Error  # noqa: PLC0415
+
+    page_of, _ = open_page
+    page = page_of(DESKTOP)
+    held = []
+    page.route("**/predict", lambda route: held.append(route))  # held until released
+
+    draw(page, STROKES["1"])
+    page.wait_for_function("performance.getEntriesByName('pen-up').length > 0")
+    while not held:
+        page.wait_for_timeout(10)
+    page.click("#clear")
+    for route in held:
+        with contextlib.suppress(Error):  # the page aborted it
+            route.continue_()
+    page.wait_for_timeout(1500)
+
+    assert page.get_by_test_id("prediction").text_content() == "?"
+    assert page.locator(".bar").count() == 0
+    assert page.locator("#status").text_content() == ""
+
+
+def test_a_tap_without_movement_does_nothing(open_page):
+    page_of, problems = open_page
+    page = page_of(DESKTOP)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    box = page.locator("canvas").bounding_box()
+
+    page.mouse.click(box["x"] + 140, box["y"] + 140)
+    page.wait_for_timeout(500)
+
+    assert not [url for url in requests if url.endswith("/predict")]
+    assert page.locator("#status").text_content() == ""
+    assert problems == []
+
+
+def test_a_phone_screen_holds_the_canvas_and_the_bars(open_page, tmp_path):
+    from playwright.sync_api import expect  # noqa: PLC0415
+
+    page_of, problems = open_page
+    page = page_of(PHONE)
+
+    draw(page, STROKES["1"])
+    expect(page.get_by_test_id("prediction")).to_have_text("1", timeout=15_000)
+
+    page.screenshot(path=str(tmp_path / "phone.png"))
+    canvas = page.locator("canvas").bounding_box()
+    assert canvas["x"] >= 8 and canvas["x"] + canvas["width"] <= PHONE["width"] - 8
+    last_bar = page.locator(".bar").last.bounding_box()
+    assert last_bar["y"] + last_bar["height"] <= PHONE["height"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert problems == []

@@ -15,7 +15,9 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 
 
-def test_schemathesis_finds_no_contract_violation_and_no_server_error(service_url):
+def test_schemathesis_finds_no_contract_violation_and_no_server_error(
+    service_url, tmp_path
+):
     result = subprocess.run(
         [
             str(BIN / "schemathesis"),
@@ -38,6 +40,7 @@ def test_schemathesis_finds_no_contract_violation_and_no_server_error(service_ur
         text=True,
         timeout=300,
         check=False,
+        cwd=tmp_path,  # for Hypothesis' example database
         env={"PATH": str(BIN), "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": str(HOOKS)},
     )
 

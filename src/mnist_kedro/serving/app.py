@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -133,7 +133,9 @@ class _BodyTooLarge(Exception):
 def create_app(served: ServedModel) -> FastAPI:
     """The service for one trained model."""
     predictor = Predictor(served.model)
-    page = (files(__package__) / "static" / "index.html").read_text()
+    static = files(__package__) / "static"
+    page = (static / "index.html").read_text()
+    icon = (static / "favicon.svg").read_text()
     app = FastAPI(
         title="mnist-kedro",
         version=__version__,
@@ -144,6 +146,10 @@ def create_app(served: ServedModel) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def drawing_page() -> str:
         return page
+
+    @app.get("/favicon.svg", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(icon, media_type="image/svg+xml")
 
     @app.get("/health", responses=TOO_LARGE)
     async def health() -> Health:

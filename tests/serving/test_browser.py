@@ -110,7 +110,11 @@ def test_clear_wins_over_a_pending_prediction(open_page):
     page_of, _ = open_page
     page = page_of(DESKTOP)
     held = []
-    page.route("**/predict", lambda route: held.append(route))  # held until released
+
+    def hold(route):  # Playwright needs a function of its own, not a bound method
+        held.append(route)
+
+    page.route("**/predict", hold)  # the requests wait until released below
 
     draw(page, STROKES["1"])
     page.wait_for_function("performance.getEntriesByName('pen-up').length > 0")

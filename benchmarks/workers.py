@@ -23,9 +23,11 @@ import tensorflow as tf
 from run import configured_training
 
 from mnist_kedro.datasets import IdxDataset
+from mnist_kedro.model.inputs import batches
+from mnist_kedro.model.network import build_model
+from mnist_kedro.model.prediction import Predictor, limit_tensorflow_threads
 from mnist_kedro.parameters import TrainingParams
-from mnist_kedro.pipelines.training.nodes import batches, build_model, train_model
-from mnist_kedro.serving.model import Predictor, limit_tensorflow_threads
+from mnist_kedro.pipelines.training.nodes import train_model
 
 TEST_LABELS = "t10k-labels-idx1-ubyte"  # in data/02_intermediate
 

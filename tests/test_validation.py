@@ -55,6 +55,11 @@ BAD_PARAMETERS = {
         {"training": {"presets": {"fast": {"warmup_epochs": 15}}}},
         r"warmup_epochs must be fewer than epochs \(presets \['fast'\]\)",
     ),
+    "a change to a preset not trained": (
+        {"training": {"presets": {"best": {"epochs": 3}}}},
+        r"--params changes training.presets.best, but this run trains the preset "
+        r"'fast' \(training.model\).*Add training.model=best",
+    ),
     "unknown source": (
         {"ingestion": {"source": "kaggle"}},
         r"ingestion.source\s+Input should be 'auto', 'idx' or 'tfds'.*input_value='kaggle'",

@@ -29,8 +29,25 @@ class ValidateParameters:
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         try:
-            ProjectParams.model_validate(context.params)
+            params = ProjectParams.model_validate(context.params)
         except ValidationError as error:
             raise ParameterValidationError(
                 f"Invalid parameters (conf/base/parameters*.yml or --params):\n{error}"
             ) from None
+        _refuse_overrides_of_presets_not_trained(
+            context.config_loader.runtime_params or {}, params.training.model
+        )
+
+
+def _refuse_overrides_of_presets_not_trained(runtime_params: dict, model: str) -> None:
+    """``--params training.presets.best.epochs=3`` while ``fast`` is trained
+    would change nothing; say so instead of running."""
+    overridden = runtime_params.get("training", {}).get("presets", {})
+    others = sorted(name for name in overridden if name != model)
+    if others:
+        raise ParameterValidationError(
+            f"--params changes training.presets.{others[0]}, but this run trains "
+            f"the preset {model!r} (training.model), so the change would have no "
+            f"effect. Add training.model={others[0]} to train that preset, or "
+            f"change training.presets.{model} instead."
+        )

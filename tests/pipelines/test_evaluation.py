@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from mnist_kedro.model.network import build_model
 from mnist_kedro.parameters import EvaluationParams
 from mnist_kedro.pipelines.evaluation.nodes import (
     classification_report_table,
@@ -14,7 +15,6 @@ from mnist_kedro.pipelines.evaluation.nodes import (
     plot_training_curves,
     predict_test_set,
 )
-from mnist_kedro.pipelines.training.nodes import build_model
 
 CLASS_NAMES = ["cat", "dog", "eel"]
 

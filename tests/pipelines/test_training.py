@@ -5,9 +5,10 @@ import keras
 import numpy as np
 import pytest
 
+from mnist_kedro.model.network import build_model
+from mnist_kedro.model.resume import own_backup_folder, run_fingerprint
 from mnist_kedro.pipelines.preprocessing.nodes import scale_images
-from mnist_kedro.pipelines.training.backup import own_backup_folder, run_fingerprint
-from mnist_kedro.pipelines.training.nodes import build_model, train_model
+from mnist_kedro.pipelines.training.nodes import train_model
 
 
 @pytest.fixture

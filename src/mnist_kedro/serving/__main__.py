@@ -8,8 +8,10 @@ from pathlib import Path
 
 import uvicorn
 
+from mnist_kedro.model.prediction import limit_tensorflow_threads
+
 from .app import create_app
-from .model import NoTrainedModelError, limit_tensorflow_threads, load_served_model
+from .model import NoTrainedModelError, load_served_model
 
 
 def main(argv: list[str] | None = None) -> None:

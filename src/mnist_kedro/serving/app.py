@@ -14,8 +14,9 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mnist_kedro import __version__
+from mnist_kedro.model.prediction import Predictor
 
-from .model import Predictor, ServedModel
+from .model import ServedModel
 from .preparation import FRAME, prepare_drawing
 
 MAX_BODY_BYTES = 2 * 1024 * 1024

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
-import tensorflow as tf
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DatasetError
@@ -52,27 +50,3 @@ def load_served_model(project_path: Path, version: str | None = None) -> ServedM
             class_names=list(context.params["class_names"]),
             version=dataset.resolve_load_version() or "unversioned",
         )
-
-
-def limit_tensorflow_threads() -> None:
-    """One thread for TensorFlow, before it first runs: one image per call gains
-    nothing from its thread pools, whose threads only compete with the event
-    loop (25 % more predictions per second at 32 clients)."""
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
-class Predictor:
-    """Class probabilities for a batch of MNIST-like images, through one traced
-    ``tf.function`` instead of ``model.predict`` (about 100× less overhead for
-    one image)."""
-
-    def __init__(self, model: keras.Model) -> None:
-        self._call = tf.function(
-            lambda images: model(images, training=False),
-            input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)],
-        )
-        self._call(np.zeros((1, *model.input_shape[1:]), np.float32))  # trace now
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        return self._call(images.astype(np.float32)).numpy()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
-import time
 from pathlib import Path
 
 import keras
@@ -12,65 +10,21 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from mnist_kedro.model.callbacks import EpochProgress, EpochStatistics
+from mnist_kedro.model.inputs import batches
+from mnist_kedro.model.network import build_model, recalibrate_batch_norm
+from mnist_kedro.model.resume import own_backup_folder, run_fingerprint
 from mnist_kedro.parameters import (
-    AugmentationParams,
     ClassNames,
     ModelPreset,
     TrainingParams,
 )
 
-from .backup import own_backup_folder, run_fingerprint
-from .progress import EpochProgress
-
 logger = logging.getLogger(__name__)
 
-
-def build_model(
-    input_shape: tuple[int, ...], num_classes: int, preset: ModelPreset
-) -> keras.Model:
-    """The CNN of ``preset``."""
-    layers = [keras.Input(shape=input_shape)]
-    for filters in preset.filters:
-        layers += _relu_layer(
-            keras.layers.Conv2D,
-            filters,
-            preset.batch_norm,
-            kernel_size=preset.kernel_size,
-        )
-        layers.append(keras.layers.MaxPooling2D(pool_size=2))
-        if preset.block_dropout:
-            layers.append(keras.layers.Dropout(preset.block_dropout))
-    layers.append(keras.layers.Flatten())
-    if preset.dense_units:
-        layers += _relu_layer(keras.layers.Dense, preset.dense_units, preset.batch_norm)
-    layers += [
-        keras.layers.Dropout(preset.dropout),
-        keras.layers.Dense(num_classes, activation="softmax"),
-    ]
-    try:
-        return keras.Sequential(layers, name="mnist_cnn")
-    except ValueError as error:
-        raise ValueError(
-            f"Images of shape {input_shape} are too small for "
-            f"{len(preset.filters)} blocks of {preset.kernel_size}×"
-            f"{preset.kernel_size} convolutions: use fewer filters or a smaller "
-            f"kernel_size ({error})"
-        ) from None
-
-
-def _relu_layer(
-    layer_type: type[keras.layers.Layer], units: int, batch_norm: bool, **options
-) -> list[keras.layers.Layer]:
-    """A convolution or dense layer with ReLU, batch-normalised when asked."""
-    if batch_norm:  # the normalisation's offset replaces the bias
-        return [
-            layer_type(units, use_bias=False, **options),
-            # Keras' default momentum of 0.99 needs hundreds of steps before
-            # its inference statistics are usable; quick runs have fewer.
-            keras.layers.BatchNormalization(momentum=0.9),
-            keras.layers.ReLU(),
-        ]
-    return [layer_type(units, activation="relu", **options)]
+# Enough for batch normalisation's statistics to settle (about 80 batches),
+# in about two seconds here.
+RECALIBRATION_IMAGES = 10_000
 
 
 def train_model(
@@ -85,9 +39,12 @@ def train_model(
     validation loss; returns the model with the best validation loss and the
     per-epoch history (with each epoch's wall time and learning rate).
 
+    Batch normalisation's statistics are then re-estimated under the final
+    weights (``recalibrate_batch_norm``), so that short runs predict well too.
+
     A run that was killed resumes after its last completed epoch: the model,
     optimiser and history of each epoch are backed up in a folder of this run's
-    own under ``training.backup_dir`` (see ``backup.py``), removed once
+    own under ``training.backup_dir`` (see ``mnist_kedro.model.resume``), removed once
     training has finished.
     """
     highest_label = max(y_train.max(), y_val.max())
@@ -153,65 +110,9 @@ def train_model(
             verbose=0,
         )
         history = pd.read_csv(history_log).drop_duplicates("epoch", keep="last")
+    recalibrate_batch_norm(model, x_train[:RECALIBRATION_IMAGES], preset.batch_size)
     history["epoch"] += 1
     return model, history.reset_index(drop=True)
-
-
-def batches(
-    images: np.ndarray,
-    labels: np.ndarray,
-    batch_size: int,
-    shuffle_seed: int | None = None,
-    augmentation: AugmentationParams | None = None,
-) -> tf.data.Dataset:
-    """Batches of (images, labels), reshuffled and freshly augmented every epoch
-    if ``shuffle_seed`` is given, prepared while the previous batch trains."""
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(images), seed=shuffle_seed)
-    dataset = dataset.batch(batch_size)
-    if augmentation is not None:
-        batch_seeds = tf.data.Dataset.random(
-            seed=shuffle_seed, rerandomize_each_iteration=True
-        ).batch(2)
-        dataset = tf.data.Dataset.zip(dataset, batch_seeds).map(
-            lambda batch, seed: (augment(batch[0], augmentation, seed), batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def augment(
-    images: tf.Tensor, params: AugmentationParams, seed: tf.Tensor
-) -> tf.Tensor:
-    """Each image of a batch rotated, shifted and zoomed at random about its
-    centre, in one resampling: Keras' RandomRotation, RandomTranslation and
-    RandomZoom in a row would blur the strokes three times. ``seed`` is a
-    stateless seed of two integers."""
-    count = tf.shape(images)[0]
-    height, width = images.shape[1], images.shape[2]
-    angle_seed, zoom_seed, x_seed, y_seed = tf.unstack(
-        tf.random.experimental.stateless_split(seed, 4)
-    )
-
-    def uniform(seed: tf.Tensor, limit: float) -> tf.Tensor:
-        return tf.random.stateless_uniform([count], seed, minval=-limit, maxval=limit)
-
-    angle = uniform(angle_seed, params.rotation_degrees * math.pi / 180)
-    scale = 1 + uniform(zoom_seed, params.zoom)
-    shift_x = uniform(x_seed, params.shift * width)
-    shift_y = uniform(y_seed, params.shift * height)
-    # Output pixel (x, y) samples the input at the inverse transform of (x, y).
-    a0, a1 = tf.cos(angle) / scale, tf.sin(angle) / scale
-    b0, b1 = -a1, a0
-    centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
-    a2 = centre_x - a0 * (centre_x + shift_x) - a1 * (centre_y + shift_y)
-    b2 = centre_y - b0 * (centre_x + shift_x) - b1 * (centre_y + shift_y)
-    no_perspective = tf.zeros([count])
-    transforms = tf.stack([a0, a1, a2, b0, b1, b2, no_perspective, no_perspective], 1)
-    return keras.ops.image.affine_transform(
-        images, transforms, fill_mode="constant", fill_value=0.0
-    )
 
 
 def learning_rate(
@@ -230,20 +131,6 @@ def learning_rate(
         warmup_target=preset.learning_rate if warmup_steps else None,
         warmup_steps=warmup_steps,
     )
-
-
-class EpochStatistics(keras.callbacks.Callback):
-    """Adds each epoch's wall time and final learning rate to its logs, so that
-    the history records them."""
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._started = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs["seconds"] = time.perf_counter() - self._started
-        logs["learning_rate"] = float(
-            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
-        )
 
 
 def _log_epoch(epoch: int, logs: dict[str, float]) -> None:

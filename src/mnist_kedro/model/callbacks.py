@@ -1,4 +1,5 @@
-"""Progress within each training epoch, the long step of a run."""
+"""Keras callbacks of the training: each epoch's statistics in its history,
+and progress within each epoch, the long step of a run."""
 
 from __future__ import annotations
 
@@ -96,3 +97,17 @@ class EpochProgress(keras.callbacks.Callback):
 
 def _metrics(logs: dict | None) -> str:
     return f"loss {logs['loss']:.4f}, accuracy {logs['accuracy']:.4f}"
+
+
+class EpochStatistics(keras.callbacks.Callback):
+    """Adds each epoch's wall time and final learning rate to its logs, so that
+    the history records them."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs["seconds"] = time.perf_counter() - self._started
+        logs["learning_rate"] = float(
+            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        )

@@ -7,15 +7,11 @@ import pytest
 import tensorflow as tf
 
 from mnist_kedro.datasets.atomic import TensorFlowModelDataset
+from mnist_kedro.model.inputs import augment, batches
+from mnist_kedro.model.network import build_model
 from mnist_kedro.parameters import AugmentationParams
 from mnist_kedro.pipelines.preprocessing.nodes import scale_images
-from mnist_kedro.pipelines.training.nodes import (
-    augment,
-    batches,
-    build_model,
-    learning_rate,
-    train_model,
-)
+from mnist_kedro.pipelines.training.nodes import learning_rate, train_model
 
 PRESETS = ["seed", "fast", "best"]
 

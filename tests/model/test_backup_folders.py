@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_kedro.pipelines.training.backup import (
+from mnist_kedro.model.resume import (
     RUN_DESCRIPTION,
     own_backup_folder,
     run_fingerprint,

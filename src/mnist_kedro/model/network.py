@@ -1,0 +1,88 @@
+"""The CNN of a preset, readable top to bottom as one ``keras.Sequential``."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras.layers import BatchNormalization, Dropout
+
+from mnist_kedro.parameters import ModelPreset
+
+
+def build_model(
+    input_shape: tuple[int, ...], num_classes: int, preset: ModelPreset
+) -> keras.Model:
+    """The CNN of ``preset``."""
+    layers = [keras.Input(shape=input_shape)]
+    for filters in preset.filters:
+        layers += _relu_layer(
+            keras.layers.Conv2D,
+            filters,
+            preset.batch_norm,
+            kernel_size=preset.kernel_size,
+        )
+        layers.append(keras.layers.MaxPooling2D(pool_size=2))
+        if preset.block_dropout:
+            layers.append(keras.layers.Dropout(preset.block_dropout))
+    layers.append(keras.layers.Flatten())
+    if preset.dense_units:
+        layers += _relu_layer(keras.layers.Dense, preset.dense_units, preset.batch_norm)
+    layers += [
+        keras.layers.Dropout(preset.dropout),
+        keras.layers.Dense(num_classes, activation="softmax"),
+    ]
+    try:
+        return keras.Sequential(layers, name="mnist_cnn")
+    except ValueError as error:
+        raise ValueError(
+            f"Images of shape {input_shape} are too small for "
+            f"{len(preset.filters)} blocks of {preset.kernel_size}×"
+            f"{preset.kernel_size} convolutions: use fewer filters or a smaller "
+            f"kernel_size ({error})"
+        ) from None
+
+
+def _relu_layer(
+    layer_type: type[keras.layers.Layer], units: int, batch_norm: bool, **options
+) -> list[keras.layers.Layer]:
+    """A convolution or dense layer with ReLU, batch-normalised when asked."""
+    if batch_norm:  # the normalisation's offset replaces the bias
+        return [
+            layer_type(units, use_bias=False, **options),
+            # Keras' default momentum of 0.99 needs hundreds of steps before
+            # its inference statistics are usable; quick runs have fewer.
+            keras.layers.BatchNormalization(momentum=0.9),
+            keras.layers.ReLU(),
+        ]
+    return [layer_type(units, activation="relu", **options)]
+
+
+def recalibrate_batch_norm(
+    model: keras.Model, images: np.ndarray, batch_size: int
+) -> None:
+    """Sets every batch normalisation's inference statistics to the mean and
+    variance of its inputs over ``images``, under the final weights.
+
+    The running averages kept during training lag behind weights that change
+    fast: after a short run they describe none of the weights the model ends
+    with, and the model predicts near chance. Averaging over batches with the
+    weights fixed (momentum ``n / (n + 1)`` at the ``n``-th batch, dropout off)
+    gives the statistics the inference will meet.
+    """
+    norms = [layer for layer in model.layers if isinstance(layer, BatchNormalization)]
+    if not norms:
+        return
+    dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
+    momenta, rates = [n.momentum for n in norms], [d.rate for d in dropouts]
+    for dropout in dropouts:
+        dropout.rate = 0.0
+    try:
+        for step, start in enumerate(range(0, len(images), batch_size)):
+            for norm in norms:
+                norm.momentum = step / (step + 1)
+            model(images[start : start + batch_size], training=True)
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        for dropout, rate in zip(dropouts, rates):
+            dropout.rate = rate

@@ -88,6 +88,10 @@ class TrainingParams(_Parameters):
     presets: dict[str, ModelPreset]
     seed: int
     deterministic: bool = True
+    # "mirrored": one replica per device of ``devices`` (default: every local
+    # GPU, else the CPU), each on ``batch_size`` images of every global batch.
+    distribution: Literal["none", "mirrored"] = "none"
+    devices: list[str] | None = Field(default=None, min_length=1)
     backup_dir: str = "data/06_models/training_backup"
 
     @model_validator(mode="after")

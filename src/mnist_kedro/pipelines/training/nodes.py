@@ -66,6 +66,8 @@ def train_model(
         x_val,
         y_val,
     )
+    strategy = distribution_strategy(training)
+    batch_size = preset.batch_size * strategy.num_replicas_in_sync
     with (
         own_backup_folder(Path(training.backup_dir), fingerprint) as backup_dir,
         EpochProgress() as progress,
@@ -74,22 +76,23 @@ def train_model(
         train_batches = batches(
             x_train,
             y_train,
-            preset.batch_size,
+            batch_size,
             shuffle_seed=training.seed,
             augmentation=preset.augmentation,
         )
-        model = build_model(x_train.shape[1:], len(class_names), preset)
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                learning_rate=learning_rate(preset, len(train_batches))
-            ),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        with strategy.scope():
+            model = build_model(x_train.shape[1:], len(class_names), preset)
+            model.compile(
+                optimizer=keras.optimizers.Adam(
+                    learning_rate=learning_rate(preset, len(train_batches))
+                ),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
         model.fit(
             train_batches,
             epochs=preset.epochs,
-            validation_data=batches(x_val, y_val, preset.batch_size),
+            validation_data=batches(x_val, y_val, batch_size),
             shuffle=False,  # the batches shuffle themselves
             callbacks=[
                 EpochStatistics(),
@@ -110,9 +113,17 @@ def train_model(
             verbose=0,
         )
         history = pd.read_csv(history_log).drop_duplicates("epoch", keep="last")
-    recalibrate_batch_norm(model, x_train[:RECALIBRATION_IMAGES], preset.batch_size)
+    recalibrate_batch_norm(model, x_train[:RECALIBRATION_IMAGES], batch_size)
     history["epoch"] += 1
     return model, history.reset_index(drop=True)
+
+
+def distribution_strategy(training: TrainingParams) -> tf.distribute.Strategy:
+    """TensorFlow's default strategy (one device), or ``MirroredStrategy`` over
+    ``training.devices`` (by default every local GPU, else the CPU)."""
+    if training.distribution == "mirrored":
+        return tf.distribute.MirroredStrategy(training.devices)
+    return tf.distribute.get_strategy()
 
 
 def learning_rate(

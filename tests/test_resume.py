@@ -98,15 +98,34 @@ def finish(process, log_path):
     return log
 
 
-def test_two_concurrent_trainings_both_finish_with_models_of_their_own(
-    prepared_project, tmp_path
-):
-    project = prepared_project
+def start_beside_a_live_run(project, tmp_path, epochs_done: int):
+    """A training run, and a second one started once the first has logged its
+    first epoch; returns both, with their logs, after the second has logged
+    ``epochs_done`` epochs."""
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     first = start_training(project, first_log)
     wait_for_log(first, first_log, "Epoch 1:")
     second = start_training(project, second_log)
-    wait_for_log(second, second_log, "Epoch 1:")
+    wait_for_log(second, second_log, f"Epoch {epochs_done}:")
+    return first, first_log, second, second_log
+
+
+def assert_two_complete_trainings(project):
+    """Two model versions, each with the history of every epoch, no backup left."""
+    assert len(list((project / MODEL).iterdir())) == 2
+    for version in (project / HISTORY).iterdir():
+        history = pd.read_csv(version / "training_history.csv")
+        assert history["epoch"].tolist() == list(range(1, EPOCHS + 1))
+    assert backup_folders(project) == []
+
+
+def test_two_concurrent_trainings_both_finish_with_models_of_their_own(
+    prepared_project, tmp_path
+):
+    project = prepared_project
+    first, first_log, second, second_log = start_beside_a_live_run(
+        project, tmp_path, epochs_done=1
+    )
     assert first.poll() is None, "the first run ended before the second trained"
 
     logs = [finish(first, first_log), finish(second, second_log)]
@@ -115,22 +134,16 @@ def test_two_concurrent_trainings_both_finish_with_models_of_their_own(
         assert "Resuming" not in log
         assert f"Epoch {EPOCHS}:" in log
         assert "Saving data to mnist_cnn" in log
-    assert len(list((project / MODEL).iterdir())) == 2
-    for version in (project / HISTORY).iterdir():
-        history = pd.read_csv(version / "training_history.csv")
-        assert history["epoch"].tolist() == list(range(1, EPOCHS + 1))
-    assert backup_folders(project) == []
+    assert_two_complete_trainings(project)
 
 
 def test_a_run_killed_beside_a_live_one_is_resumed_without_disturbing_it(
     prepared_project, tmp_path
 ):
     project = prepared_project
-    live_log, killed_log = tmp_path / "live.log", tmp_path / "killed.log"
-    live = start_training(project, live_log)
-    wait_for_log(live, live_log, "Epoch 1:")
-    killed = start_training(project, killed_log)
-    wait_for_log(killed, killed_log, "Epoch 2:")
+    live, live_log, killed, killed_log = start_beside_a_live_run(
+        project, tmp_path, epochs_done=2
+    )
     kill(killed)
     killed_backup = project / re.search(
         r"Backing up each epoch of this training in (\S+)\.", killed_log.read_text()
@@ -151,8 +164,4 @@ def test_a_run_killed_beside_a_live_one_is_resumed_without_disturbing_it(
     assert f"Epoch {completed}:" not in rerun_output
     assert f"Epoch {completed + 1}:" in rerun_output
     assert "Resuming" not in live_output
-    assert len(list((project / MODEL).iterdir())) == 2
-    for version in (project / HISTORY).iterdir():
-        history = pd.read_csv(version / "training_history.csv")
-        assert history["epoch"].tolist() == list(range(1, EPOCHS + 1))
-    assert backup_folders(project) == []
+    assert_two_complete_trainings(project)

@@ -22,9 +22,10 @@ PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def plain_log_when_piped() -> None:
     """Replaces the log's rich console handlers by plain ones, one line per
     message, when their output is no terminal (CI, ``| tee``, a log file), where
-    rich would wrap every message at 80 columns, and Python's own traceback
-    printer instead of rich's. Terminals and Jupyter keep rich's. (Kedro accepts no project handler class in ``conf/logging.yml``
-    unless every user sets ``KEDRO_LOGGING_MODULE_ALLOWLIST``, hence a hook.)"""
+    rich would wrap every message at 80 columns; and rich's traceback printer by
+    Python's. Terminals and Jupyter keep rich's. (Kedro accepts no project
+    handler class in ``conf/logging.yml`` unless every user sets
+    ``KEDRO_LOGGING_MODULE_ALLOWLIST``, hence a hook.)"""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if not isinstance(handler, RichHandler):

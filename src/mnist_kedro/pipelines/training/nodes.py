@@ -44,8 +44,9 @@ def train_model(
 
     A run that was killed resumes after its last completed epoch: the model,
     optimiser and history of each epoch are backed up in a folder of this run's
-    own under ``training.backup_dir`` (see ``mnist_kedro.model.resume``), removed once
-    training has finished.
+    own under ``training.backup_dir`` (``mnist_kedro.model.resume``), removed
+    once training has finished. With ``training.distribution`` "mirrored", each
+    device trains on ``batch_size`` images of every batch.
     """
     highest_label = max(y_train.max(), y_val.max())
     if highest_label >= len(class_names):
@@ -59,6 +60,24 @@ def train_model(
     if training.deterministic:
         # Process-wide and irreversible; costs little on CPU (see README).
         tf.config.experimental.enable_op_determinism()
+    strategy = distribution_strategy(training)
+    batch_size = preset.batch_size * strategy.num_replicas_in_sync
+    train_batches = batches(
+        x_train,
+        y_train,
+        batch_size,
+        shuffle_seed=training.seed,
+        augmentation=preset.augmentation,
+    )
+    with strategy.scope():
+        model = build_model(x_train.shape[1:], len(class_names), preset)
+        model.compile(
+            optimizer=keras.optimizers.Adam(
+                learning_rate=learning_rate(preset, len(train_batches))
+            ),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
     fingerprint = run_fingerprint(
         training.model_dump(mode="json", exclude={"backup_dir"}),
         x_train,
@@ -66,29 +85,11 @@ def train_model(
         x_val,
         y_val,
     )
-    strategy = distribution_strategy(training)
-    batch_size = preset.batch_size * strategy.num_replicas_in_sync
     with (
         own_backup_folder(Path(training.backup_dir), fingerprint) as backup_dir,
         EpochProgress() as progress,
     ):
         history_log = backup_dir / "history.csv"
-        train_batches = batches(
-            x_train,
-            y_train,
-            batch_size,
-            shuffle_seed=training.seed,
-            augmentation=preset.augmentation,
-        )
-        with strategy.scope():
-            model = build_model(x_train.shape[1:], len(class_names), preset)
-            model.compile(
-                optimizer=keras.optimizers.Adam(
-                    learning_rate=learning_rate(preset, len(train_batches))
-                ),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-            )
         model.fit(
             train_batches,
             epochs=preset.epochs,

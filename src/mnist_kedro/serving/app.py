@@ -74,7 +74,12 @@ def _error(description: str, model: type[BaseModel] = ErrorMessage) -> dict:
 
 
 # Any request body over the limit is refused before it is read.
-TOO_LARGE = {413: _error("The body is over 2 MB, or the image over 16 megapixels.")}
+TOO_LARGE = {
+    413: _error(
+        f"The body is over {MAX_BODY_BYTES // 2**20} MB, or the image over "
+        f"{MAX_IMAGE_PIXELS // 10**6} megapixels."
+    )
+}
 PREDICTION_ERRORS = {
     400: _error(
         "The body is empty, not a readable PNG or JPEG, or an image without "

@@ -27,10 +27,6 @@ class EpochProgress(keras.callbacks.Callback):
     cannot redraw, a log line at every tenth of the epoch. Use it as a context
     manager, so that the bar also goes when training fails."""
 
-    # Reading the running metrics waits for the batch to finish; a terminal
-    # needs them no more often than this.
-    metrics_interval_seconds = 0.5
-
     def __init__(self, console: rich.console.Console | None = None) -> None:
         super().__init__()
         self._console = console or rich.get_console()
@@ -53,7 +49,6 @@ class EpochProgress(keras.callbacks.Callback):
         self._epoch = f"{epoch + 1}/{self.params['epochs']}"
         self._steps = self.params["steps"]
         self._tenths_reported = 0
-        self._metrics_read = 0.0
         if self._bar is not None:
             self._task = self._bar.add_task(
                 "", total=self._steps, epoch=self._epoch, metrics=""
@@ -61,12 +56,8 @@ class EpochProgress(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         done = batch + 1
-        if self._bar is not None:
-            now = time.monotonic()
-            if now - self._metrics_read >= self.metrics_interval_seconds:
-                self._metrics_read = now
-                self._bar.update(self._task, metrics=_metrics(logs))
-            self._bar.update(self._task, completed=done)
+        if self._bar is not None:  # redrawn by rich ten times a second
+            self._bar.update(self._task, completed=done, metrics=_metrics(logs))
             return
         tenths = done * TENTHS // self._steps
         if tenths > self._tenths_reported and done < self._steps:

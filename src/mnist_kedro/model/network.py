@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras.layers import BatchNormalization, Dropout
+from keras.layers import Average, BatchNormalization, Dropout
 
 from mnist_kedro.parameters import ModelPreset
 
@@ -86,3 +86,23 @@ def recalibrate_batch_norm(
             norm.momentum = momentum
         for dropout, rate in zip(dropouts, rates):
             dropout.rate = rate
+
+
+def ensemble(members: list[keras.Model]) -> keras.Model:
+    """One model whose class probabilities are the average of ``members``'
+    (each renamed ``member_<n>``, as the models are nested in one file); it
+    saves, loads and predicts like any of them."""
+    if (
+        len({member.input_shape[1:] for member in members}) != 1
+        or len({member.output_shape[1:] for member in members}) != 1
+    ):
+        raise ValueError(
+            "The members of an ensemble must take images of one shape and give "
+            "probabilities of the same classes; train them on the same data."
+        )
+    images = keras.Input(shape=members[0].input_shape[1:])
+    for number, member in enumerate(members, start=1):
+        member.name = f"member_{number}"
+    probabilities = [member(images) for member in members]
+    average = probabilities[0] if len(members) == 1 else Average()(probabilities)
+    return keras.Model(images, average, name="mnist_cnn_ensemble")

@@ -44,6 +44,19 @@ def test_a_live_runs_folder_is_never_given_to_another(tmp_path):
         assert (live / "history.csv").read_text() == "live"
 
 
+def test_a_killed_runs_backup_is_resumed_even_when_an_earlier_slot_is_free(tmp_path):
+    with own_backup_folder(tmp_path, RUN) as live:
+        with pytest.raises(KeyboardInterrupt):
+            with own_backup_folder(tmp_path, RUN) as killed:  # beside the live run
+                (killed / "history.csv").write_text("epoch\n0\n")
+                raise KeyboardInterrupt
+    assert not live.exists()  # the live run completed; its slot is free again
+
+    with own_backup_folder(tmp_path, RUN) as rerun:
+        assert rerun == killed
+        assert (rerun / "history.csv").read_text() == "epoch\n0\n"
+
+
 def test_a_folder_locked_by_another_process_is_skipped(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         with own_backup_folder(tmp_path, RUN) as killed:

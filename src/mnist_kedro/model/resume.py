@@ -51,14 +51,7 @@ def own_backup_folder(root: Path, fingerprint: dict[str, Any]) -> Iterator[Path]
     description = json.dumps(fingerprint, sort_keys=True)
     key = hashlib.sha256(description.encode()).hexdigest()[:16]
     root.mkdir(parents=True, exist_ok=True)
-    for slot in itertools.count():
-        folder = root / f"{key}-{slot}"
-        lock = FileLock(root / f"{folder.name}.lock")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            continue  # a live run's
-        break
+    folder, lock = _claim_slot(root, key)
     try:
         if (folder / RUN_DESCRIPTION).is_file():
             logger.info("Resuming the interrupted training backed up in %s.", folder)
@@ -72,3 +65,24 @@ def own_backup_folder(root: Path, fingerprint: dict[str, Any]) -> Iterator[Path]
         shutil.rmtree(folder)
     finally:
         lock.release()
+
+
+def _claim_slot(root: Path, key: str) -> tuple[Path, FileLock]:
+    """The folder of a dead run of ``key`` whose backup is left, if any, so
+    that none stays behind; otherwise the first slot no live run holds. Its
+    lock is held on return."""
+    left_behind = sorted(
+        path.parent for path in root.glob(f"{key}-*/{RUN_DESCRIPTION}")
+    )
+    new_slots = (root / f"{key}-{n}" for n in itertools.count())
+    for folder in itertools.chain(left_behind, new_slots):
+        lock = FileLock(root / f"{folder.name}.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue  # a live run's
+        if folder in left_behind and not (folder / RUN_DESCRIPTION).is_file():
+            lock.release()  # its run completed in the meantime and removed it
+            continue
+        return folder, lock
+    raise AssertionError("never reached: new_slots is endless")

@@ -162,11 +162,10 @@ def read_idx(
     promises (plus one byte, to tell trailing data): a decompression bomb fails
     as fast, and in as little memory, as a file of the promised size loads.
     """
-    if file.read(2) == _GZIP_MAGIC:
-        file.seek(0)
+    gzipped = file.read(2) == _GZIP_MAGIC
+    file.seek(0)
+    if gzipped:
         file = gzip.GzipFile(fileobj=file, mode="rb")
-    else:
-        file.seek(0)
     try:
         return _read_idx_content(file, source, shape, max_bytes)
     except (OSError, EOFError, zlib.error) as exc:

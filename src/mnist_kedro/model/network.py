@@ -1,4 +1,6 @@
-"""The CNN of a preset, readable top to bottom as one ``keras.Sequential``."""
+"""The CNN of a preset, readable top to bottom as one ``keras.Sequential``;
+its batch normalisation re-estimated after training; several trained CNNs
+averaged into one model."""
 
 from __future__ import annotations
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
+from kedro.config import OmegaConfigLoader
 from kedro_project import copy_project, quick_run_params, run_session
 
 from mnist_kedro.datasets import IdxDataset
 from mnist_kedro.datasets.mnist_source_dataset import SPLIT_FILES
 from mnist_kedro.parameters import ProjectParams
+from mnist_kedro.settings import CONFIG_LOADER_ARGS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLASS_NAMES = [str(digit) for digit in range(10)]
@@ -41,11 +42,12 @@ def mnist_idx_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def base_parameters() -> ProjectParams:
-    """The project's parameters as configured in ``conf/base``, validated."""
-    parameters = {}
-    for path in sorted((PROJECT_ROOT / "conf" / "base").glob("parameters*.yml")):
-        parameters.update(yaml.safe_load(path.read_text()))
-    return ProjectParams.model_validate(parameters)
+    """The project's parameters as configured in ``conf/base``, loaded as a run
+    loads them (interpolations resolved), validated."""
+    loader = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"), **CONFIG_LOADER_ARGS
+    )
+    return ProjectParams.model_validate(loader["parameters"])
 
 
 def _make_digits(

@@ -54,7 +54,7 @@ def test_benchmark_script_measures_every_figure(project_root, mnist_idx_dir, tmp
         assert throughput[way]["median"] > 0
     for ratio in ("node / plain", "node, op determinism off / plain"):
         assert throughput[ratio]["ratio"] > 0
-    assert set(figures["time_to_accuracy"]) == {"seed", "fast", "best"}
+    assert set(figures["time_to_accuracy"]) == {"seed", "fast", "deep"}
     for preset in figures["time_to_accuracy"].values():
         assert [point["epoch"] for point in preset["curve"]] == [1, 2, 3]
         assert 0 <= preset["final_test_accuracy"] <= preset["best_test_accuracy"] <= 1

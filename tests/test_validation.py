@@ -32,8 +32,8 @@ BAD_PARAMETERS = {
         r"validation_fraction\s+Input should be greater than 0",
     ),
     "dropout of 1": (
-        {"training": {"presets": {"best": {"dropout": 1}}}},
-        r"presets.best.dropout\s+Input should be less than 1",
+        {"training": {"presets": {"deep": {"dropout": 1}}}},
+        r"presets.deep.dropout\s+Input should be less than 1",
     ),
     "no epochs": (
         {"training": {"presets": {"seed": {"epochs": 0}}}},
@@ -45,7 +45,11 @@ BAD_PARAMETERS = {
     ),
     "unknown model preset": (
         {"training": {"model": "resnet50"}},
-        r"model 'resnet50' is not one of the presets seed, fast, best",
+        r"model 'resnet50' is not one of the presets seed, fast, deep",
+    ),
+    "the ensemble as a preset": (
+        {"training": {"model": "best"}},
+        r"best is no single preset but an ensemble.*kedro run --pipelines best",
     ),
     "negative rotation": (
         {"training": {"presets": {"fast": {"augmentation": {"rotation_degrees": -5}}}}},
@@ -56,9 +60,9 @@ BAD_PARAMETERS = {
         r"warmup_epochs must be fewer than epochs \(presets \['fast'\]\)",
     ),
     "a change to a preset not trained": (
-        {"training": {"presets": {"best": {"epochs": 3}}}},
-        r"--params changes training.presets.best, but this run trains the preset "
-        r"'fast' \(training.model\).*Add training.model=best",
+        {"training": {"presets": {"deep": {"epochs": 3}}}},
+        r"--params changes training.presets.deep, but this run trains 'fast' "
+        r"only.*Add training.model=deep",
     ),
     "unknown source": (
         {"ingestion": {"source": "kaggle"}},

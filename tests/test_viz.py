@@ -97,9 +97,11 @@ def test_api_shows_the_whole_dag_in_layers(viz_url):
     check_graph(main)
     assert {pipeline["id"] for pipeline in main["pipelines"]} == {
         *STAGES,
+        "ensemble",
         "__default__",
+        "best",
     }
-    assert {tag["id"] for tag in main["tags"]} == set(STAGES)
+    assert {tag["id"] for tag in main["tags"]} == {*STAGES, "ensemble"}
     by_name = {node["name"]: node for node in main["nodes"]}
     assert by_name["train_model"]["tags"] == ["training"]
 
@@ -110,6 +112,27 @@ def test_each_stage_is_selectable(viz_url, stage):
 
     tasks = {node["name"] for node in graph["nodes"] if node["type"] == "task"}
     assert tasks == node_names(stage)
+
+
+def test_the_ensemble_is_one_collapsible_namespace_of_members(viz_url):
+    graph = get_json(f"{viz_url}/api/pipelines/best")
+
+    namespaces = graph["modular_pipelines"]
+    members = [f"ensemble.member_{number}" for number in range(1, 5)]
+    assert {"__root__", "ensemble", *members} == set(namespaces)
+    assert {"id": "ensemble", "type": "modularPipeline"} in namespaces["__root__"][
+        "children"
+    ]
+    ensemble_parts = namespaces["ensemble"]["children"]
+    for member in members:
+        assert {"id": member, "type": "modularPipeline"} in ensemble_parts
+        parts = {child["id"] for child in namespaces[member]["children"]}
+        tasks = [
+            node["name"]
+            for node in graph["nodes"]
+            if node["id"] in parts and node["type"] == "task"
+        ]
+        assert tasks == ["train_model"]  # shown by its name within the namespace
 
 
 def test_reports_have_previews(viz_url):

@@ -2,6 +2,7 @@
 
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from kedro.pipeline import Pipeline
 from kedro.validation.exceptions import ParameterValidationError
 from pydantic import ValidationError
 
@@ -23,31 +24,46 @@ class ValidateParameters:
 
     Kedro validates each pipeline's typed ``params:`` inputs by itself; this
     also covers the sections no node declares (the ``ingestion`` overrides) and
-    misspelt sections, which Kedro would silently ignore.
+    misspelt sections, which Kedro would silently ignore, and a ``--params``
+    change to a preset that the run does not train.
     """
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         try:
-            params = ProjectParams.model_validate(context.params)
+            self._params = ProjectParams.model_validate(context.params)
         except ValidationError as error:
             raise ParameterValidationError(
                 f"Invalid parameters (conf/base/parameters*.yml or --params):\n{error}"
             ) from None
-        _refuse_overrides_of_presets_not_trained(
-            context.config_loader.runtime_params or {}, params.training.model
-        )
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict, pipeline: Pipeline) -> None:
+        trainings = {"params:training": self._params.training} | {
+            f"params:ensemble.{name}.training": member.training
+            for name, member in self._params.ensemble.items()
+        }
+        trained = {
+            trainings[name].model for name in pipeline.inputs() if name in trainings
+        }
+        if trained:
+            _refuse_overrides_of_presets_not_trained(
+                run_params.get("runtime_params") or {}, trained
+            )
 
 
-def _refuse_overrides_of_presets_not_trained(runtime_params: dict, model: str) -> None:
-    """``--params training.presets.best.epochs=3`` while ``fast`` is trained
-    would change nothing; say so instead of running."""
+def _refuse_overrides_of_presets_not_trained(
+    runtime_params: dict, trained: set[str]
+) -> None:
+    """``--params training.presets.seed.epochs=3`` while only ``fast`` is
+    trained would change nothing; say so instead of running."""
     overridden = runtime_params.get("training", {}).get("presets", {})
-    others = sorted(name for name in overridden if name != model)
+    others = sorted(name for name in overridden if name not in trained)
     if others:
+        names = " and ".join(repr(name) for name in sorted(trained))
         raise ParameterValidationError(
             f"--params changes training.presets.{others[0]}, but this run trains "
-            f"the preset {model!r} (training.model), so the change would have no "
-            f"effect. Add training.model={others[0]} to train that preset, or "
-            f"change training.presets.{model} instead."
+            f"{names} only, so the change would have no effect. Add "
+            f"training.model={others[0]} to train that preset, or change the "
+            "preset that is trained instead."
         )

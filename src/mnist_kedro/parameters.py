@@ -64,10 +64,13 @@ class AugmentationParams(_Parameters):
 
 
 class ModelPreset(_Parameters):
-    """A CNN and how to train it. One block per entry of ``filters`` (a
-    convolution, then 2×2 max pooling), an optional dense layer, dropout and
-    softmax."""
+    """A CNN and how to train it. One block per entry of ``filters``, an
+    optional dense layer, dropout and softmax. A ``pooled`` block is a
+    convolution of ``kernel_size``, then 2×2 max pooling; a ``strided`` block is
+    two convolutions of ``kernel_size``, then a 5×5 convolution of stride 2 in
+    place of the pooling (deeper, about four times the computation)."""
 
+    block: Literal["pooled", "strided"] = "pooled"
     filters: list[PositiveInt] = Field(min_length=1)
     kernel_size: PositiveInt = 3
     batch_norm: bool = False  # after each convolution and the dense layer
@@ -92,10 +95,19 @@ class TrainingParams(_Parameters):
     # GPU, else the CPU), each on ``batch_size`` images of every global batch.
     distribution: Literal["none", "mirrored"] = "none"
     devices: list[str] | None = Field(default=None, min_length=1)
+    # TensorFlow's threads for the run's training (default: one per core); 1
+    # when trainings run side by side, e.g. the members under ParallelRunner.
+    threads: PositiveInt | None = None
     backup_dir: str = "data/06_models/training_backup"
 
     @model_validator(mode="after")
     def _model_is_a_preset(self) -> TrainingParams:
+        if self.model == "best" and "best" not in self.presets:
+            raise ValueError(
+                "best is no single preset but an ensemble of deep CNNs, a "
+                "pipeline of its own: run `kedro run --pipelines best` "
+                "(members in conf/base/parameters_ensemble.yml)"
+            )
         if self.model not in self.presets:
             raise ValueError(
                 f"model {self.model!r} is not one of the presets "
@@ -135,6 +147,14 @@ class IngestionParams(_Parameters):
     tfds_name: str | None = None
 
 
+class MemberParams(_Parameters):
+    """A member of the ``best`` ensemble: ``training`` with ``changes`` (e.g. its
+    own preset and seed), merged in ``conf/base/parameters_ensemble.yml``."""
+
+    changes: dict[str, object]
+    training: TrainingParams
+
+
 class ProjectParams(_Parameters):
     """All parameters: catches a misspelt or unknown section too."""
 
@@ -142,4 +162,5 @@ class ProjectParams(_Parameters):
     ingestion: IngestionParams = IngestionParams()
     preprocessing: PreprocessingParams
     training: TrainingParams
+    ensemble: dict[str, MemberParams] = {}
     evaluation: EvaluationParams

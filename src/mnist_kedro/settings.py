@@ -4,6 +4,8 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration""
 
 import warnings
 
+from omegaconf import OmegaConf
+
 from mnist_kedro.hooks import PlainLogWhenPiped, ValidateParameters
 
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates, which prints
@@ -40,6 +42,9 @@ HOOKS = (ValidateParameters(), PlainLogWhenPiped())
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # `${merge:${a},${b}}`: a's settings with b's on top, resolved after any
+    # --params, e.g. each ensemble member's training (parameters_ensemble.yml).
+    "custom_resolvers": {"merge": OmegaConf.merge},
     # "config_patterns": {
     #     "spark" : ["spark*/"],
     #     "parameters": ["parameters*", "parameters*/**", "**/parameters*"],

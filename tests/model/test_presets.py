@@ -13,7 +13,7 @@ from mnist_kedro.parameters import AugmentationParams
 from mnist_kedro.pipelines.preprocessing.nodes import scale_images
 from mnist_kedro.pipelines.training.nodes import learning_rate, train_model
 
-PRESETS = ["seed", "fast", "best"]
+PRESETS = ["seed", "fast", "deep"]
 
 
 def layer_types(model: keras.Model) -> list[str]:
@@ -41,7 +41,11 @@ def test_preset_builds_trains_and_survives_a_save_and_load(
     )
 
     types = layer_types(model)
-    assert types.count("Conv2D") == len(preset.filters)
+    convolutions_per_block = {"pooled": 1, "strided": 3}[preset.block]
+    assert types.count("Conv2D") == convolutions_per_block * len(preset.filters)
+    assert types.count("MaxPooling2D") == (preset.block == "pooled") * len(
+        preset.filters
+    )
     assert types.count("BatchNormalization") == preset.batch_norm * (
         types.count("Conv2D") + (preset.dense_units > 0)
     )

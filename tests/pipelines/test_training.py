@@ -47,7 +47,7 @@ def test_too_many_blocks_for_the_image_size_are_refused(training_params):
     preset = training_params.preset.model_copy(update={"filters": [8, 8, 8, 8]})
 
     with pytest.raises(
-        ValueError, match=r"too small for 4 blocks of 3×3.*fewer filters"
+        ValueError, match=r"too small for 4 pooled blocks of 3×3.*fewer filters"
     ):
         build_model((28, 28, 1), 10, preset)
 

@@ -4,6 +4,7 @@ and progress within each epoch, the long step of a run."""
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 
 import keras
@@ -24,8 +25,9 @@ TENTHS = 10
 class EpochProgress(keras.callbacks.Callback):
     """rich's progress bar of the batches of each epoch on a terminal, with the
     running loss and accuracy; elsewhere (CI, a pipe, a log file), where a bar
-    cannot redraw, a log line at every tenth of the epoch. Use it as a context
-    manager, so that the bar also goes when training fails."""
+    cannot redraw, and in a worker process (``ParallelRunner``), whose bars would
+    overwrite each other, a log line at every tenth of the epoch. Use it as a
+    context manager, so that the bar also goes when training fails."""
 
     def __init__(self, console: rich.console.Console | None = None) -> None:
         super().__init__()
@@ -33,7 +35,7 @@ class EpochProgress(keras.callbacks.Callback):
         self._bar: Progress | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        if self._console.is_terminal:
+        if self._console.is_terminal and multiprocessing.parent_process() is None:
             self._bar = Progress(
                 TextColumn("Epoch {task.fields[epoch]}"),
                 BarColumn(),

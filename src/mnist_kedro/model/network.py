@@ -16,14 +16,29 @@ def build_model(
 ) -> keras.Model:
     """The CNN of ``preset``."""
     layers = [keras.Input(shape=input_shape)]
+    convolution = keras.layers.Conv2D
     for filters in preset.filters:
-        layers += _relu_layer(
-            keras.layers.Conv2D,
-            filters,
-            preset.batch_norm,
-            kernel_size=preset.kernel_size,
-        )
-        layers.append(keras.layers.MaxPooling2D(pool_size=2))
+        if preset.block == "pooled":
+            layers += _relu_layer(
+                convolution, filters, preset.batch_norm, kernel_size=preset.kernel_size
+            )
+            layers.append(keras.layers.MaxPooling2D(pool_size=2))
+        else:  # "strided": a learnt downsampling in place of max pooling
+            for _ in range(2):
+                layers += _relu_layer(
+                    convolution,
+                    filters,
+                    preset.batch_norm,
+                    kernel_size=preset.kernel_size,
+                )
+            layers += _relu_layer(
+                convolution,
+                filters,
+                preset.batch_norm,
+                kernel_size=5,
+                strides=2,
+                padding="same",
+            )
         if preset.block_dropout:
             layers.append(keras.layers.Dropout(preset.block_dropout))
     layers.append(keras.layers.Flatten())
@@ -38,7 +53,7 @@ def build_model(
     except ValueError as error:
         raise ValueError(
             f"Images of shape {input_shape} are too small for "
-            f"{len(preset.filters)} blocks of {preset.kernel_size}×"
+            f"{len(preset.filters)} {preset.block} blocks of {preset.kernel_size}×"
             f"{preset.kernel_size} convolutions: use fewer filters or a smaller "
             f"kernel_size ({error})"
         ) from None

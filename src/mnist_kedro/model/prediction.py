@@ -1,5 +1,5 @@
-"""Predictions outside ``model.fit``: a compiled call, for serving and the
-benchmarks."""
+"""Predictions outside ``model.fit``: many images at once, for the pipelines;
+one at a time through a compiled call, for serving and the benchmarks."""
 
 from __future__ import annotations
 
@@ -8,12 +8,40 @@ import numpy as np
 import tensorflow as tf
 
 
-def limit_tensorflow_threads() -> None:
-    """One thread for TensorFlow, before it first runs: one image per call gains
-    nothing from its thread pools, whose threads only compete with the event
-    loop (25 % more predictions per second at 32 clients)."""
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+def limit_tensorflow_threads(threads: int = 1) -> None:
+    """TensorFlow's thread pools limited to ``threads``, before it first runs.
+
+    One image per call gains nothing from the pools, whose threads only compete
+    with the service's event loop (25 % more predictions per second at 32
+    clients); trainings side by side each take a core rather than fight over all.
+    """
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError as error:  # TensorFlow has run with other pools
+        raise RuntimeError(
+            f"TensorFlow cannot take {threads} thread(s) now: it has already run "
+            "in this process. Limit its threads in a fresh process, before "
+            f"anything else uses it ({error})."
+        ) from None
+
+
+def predict_in_batches(
+    model: keras.Model, images: np.ndarray, batch_size: int = 1024
+) -> np.ndarray:
+    """Class probabilities of many images, the model called eagerly on each
+    batch. ``model.predict`` would trace a function for every model (TensorFlow
+    warns from the fifth, as when an ensemble's members are evaluated) and, with
+    op determinism on, TensorFlow 2.21 logs a spurious error from its input
+    pipeline."""
+    return np.concatenate(
+        [
+            keras.ops.convert_to_numpy(
+                model(images[start : start + batch_size], training=False)
+            )
+            for start in range(0, len(images), batch_size)
+        ]
+    )
 
 
 class Predictor:

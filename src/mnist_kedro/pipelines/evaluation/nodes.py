@@ -8,7 +8,6 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import (
@@ -19,11 +18,10 @@ from sklearn.metrics import (
     log_loss,
 )
 
+from mnist_kedro.model.prediction import predict_in_batches
 from mnist_kedro.parameters import ClassNames, EvaluationParams
 
 logger = logging.getLogger(__name__)
-
-PREDICTION_BATCH_SIZE = 1024
 
 
 def probability_columns(class_names: ClassNames) -> list[str]:
@@ -43,12 +41,7 @@ def predict_test_set(
             f"classes, but the test images are {x_test.shape[1:]} and "
             f"{len(class_names)} class names are configured; train the model again."
         )
-    # Batched by tf.data rather than by predict(batch_size=...), whose own input
-    # pipeline makes TensorFlow 2.21 log a spurious error under op determinism.
-    test_batches = tf.data.Dataset.from_tensor_slices(x_test).batch(
-        PREDICTION_BATCH_SIZE
-    )
-    probabilities = model.predict(test_batches, verbose=0)
+    probabilities = predict_in_batches(model, x_test)
     predictions = pd.DataFrame(probabilities, columns=probability_columns(class_names))
     predictions.insert(0, "true_label", y_test.astype(int))
     predictions.insert(1, "predicted_label", probabilities.argmax(axis=1))

@@ -13,6 +13,7 @@ import tensorflow as tf
 from mnist_kedro.model.callbacks import EpochProgress, EpochStatistics
 from mnist_kedro.model.inputs import batches
 from mnist_kedro.model.network import build_model, recalibrate_batch_norm
+from mnist_kedro.model.prediction import limit_tensorflow_threads
 from mnist_kedro.model.resume import own_backup_folder, run_fingerprint
 from mnist_kedro.parameters import (
     ClassNames,
@@ -46,7 +47,8 @@ def train_model(
     optimiser and history of each epoch are backed up in a folder of this run's
     own under ``training.backup_dir`` (``mnist_kedro.model.resume``), removed
     once training has finished. With ``training.distribution`` "mirrored", each
-    device trains on ``batch_size`` images of every batch.
+    device trains on ``batch_size`` images of every batch; ``training.threads``
+    limits TensorFlow's threads, in a process where it has not run yet.
     """
     highest_label = max(y_train.max(), y_val.max())
     if highest_label >= len(class_names):
@@ -56,6 +58,8 @@ def train_model(
             "pipeline again after changing class_names."
         )
     preset = training.preset
+    if training.threads:
+        limit_tensorflow_threads(training.threads)
     keras.utils.set_random_seed(training.seed)
     if training.deterministic:
         # Process-wide and irreversible; costs little on CPU (see README).

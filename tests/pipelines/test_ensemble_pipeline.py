@@ -1,0 +1,175 @@
+"""The ``best`` pipeline: the training pipeline once per member in namespaces of
+their own, run in parallel, combined into one model that the evaluation uses
+unchanged; one member runs alone by its namespace."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.validation.exceptions import ParameterValidationError
+from kedro_project import (
+    copy_project,
+    fingerprints,
+    latest_version,
+    run_kedro,
+    run_session,
+)
+
+from mnist_kedro.model.network import build_model, ensemble
+from mnist_kedro.pipelines.ensemble.nodes import average_histories, member_accuracies
+from mnist_kedro.pipelines.ensemble.pipeline import MEMBERS
+
+pytestmark = pytest.mark.e2e
+
+# One epoch of 540 images per member: seconds each, the mechanics only.
+QUICK_ENSEMBLE = (
+    "training.presets.deep.epochs=1,training.presets.deep.warmup_epochs=0,"
+    "training.threads=1"
+)
+
+
+@pytest.fixture(scope="module")
+def ensemble_project(tmp_path_factory, project_root, mnist_idx_dir):
+    """A copy of the project after ``kedro run --pipelines best`` with
+    ``ParallelRunner``, on 600 real training images."""
+    project = copy_project(project_root, tmp_path_factory.mktemp("ensemble"))
+    run = run_kedro(
+        project,
+        "--pipelines",
+        "best",
+        "--runner",
+        "ParallelRunner",
+        "--params",
+        f"ingestion.idx_dir={mnist_idx_dir},preprocessing.train_limit=600,"
+        + QUICK_ENSEMBLE,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "parallel_runner: Pipeline execution completed" in run.stdout + run.stderr
+    return project
+
+
+def member_model(project, member: str) -> keras.Model:
+    folder = project / "data/06_models/ensemble" / member.removeprefix("ensemble.")
+    return keras.models.load_model(latest_version(folder / "mnist_cnn.keras"))
+
+
+def test_members_train_in_their_namespaces_and_combine_into_one_averaging_model(
+    ensemble_project,
+):
+    data = ensemble_project / "data"
+    x_test = np.load(data / "05_model_input/x_test.npy")[:200]
+    members = [member_model(ensemble_project, member) for member in MEMBERS]
+    each = np.array([member.predict(x_test, verbose=0) for member in members])
+    assert not np.allclose(each[0], each[1])  # members differ by seed
+
+    combined = keras.models.load_model(
+        latest_version(data / "06_models/mnist_cnn.keras")
+    )
+
+    np.testing.assert_allclose(
+        combined.predict(x_test, verbose=0), each.mean(axis=0), atol=1e-5
+    )
+
+
+def test_the_evaluation_reports_the_ensemble_and_each_member(ensemble_project):
+    reports = ensemble_project / "data/08_reporting"
+    accuracies = pd.read_csv(
+        latest_version(reports / "ensemble/member_accuracies.csv"), index_col=0
+    )
+    metrics = json.loads(latest_version(reports / "metrics.json").read_text())
+    histories = [
+        pd.read_csv(latest_version(reports / f"ensemble/{m}/training_history.csv"))
+        for m in ("member_1", "member_2", "member_3", "member_4")
+    ]
+    history = pd.read_csv(latest_version(reports / "training_history.csv"))
+
+    assert list(accuracies.index) == [
+        "member_1",
+        "member_2",
+        "member_3",
+        "member_4",
+        "ensemble",
+    ]
+    assert accuracies.loc["ensemble", "test_accuracy"] == pytest.approx(
+        metrics["test_accuracy"]
+    )
+    assert ((accuracies > 0.1) & (accuracies <= 1)).all().all()
+    assert history["val_loss"].tolist() == pytest.approx(
+        [np.mean([h["val_loss"].iloc[0] for h in histories])]
+    )
+    assert metrics["epochs_trained"] == 1
+
+
+def test_one_member_runs_alone_by_its_namespace(ensemble_project):
+    models = ensemble_project / "data/06_models/ensemble"
+    versions = {
+        member: len(list((models / member / "mnist_cnn.keras").iterdir()))
+        for member in ("member_1", "member_2", "member_3", "member_4")
+    }
+
+    run = run_kedro(
+        ensemble_project,
+        "--pipelines",
+        "best",
+        "--namespaces",
+        "ensemble.member_2",
+        "--params",
+        QUICK_ENSEMBLE,
+    )
+
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "Completed 1 out of 1 tasks" in run.stdout + run.stderr
+    after = {
+        member: len(list((models / member / "mnist_cnn.keras").iterdir()))
+        for member in versions
+    }
+    assert after == {**versions, "member_2": versions["member_2"] + 1}
+
+
+def test_a_change_to_a_preset_no_member_trains_stops_the_ensemble(
+    ensemble_project, mnist_idx_dir
+):
+    before = fingerprints(ensemble_project / "data")
+
+    with pytest.raises(
+        ParameterValidationError,
+        match=r"changes training.presets.fast, but this run trains 'deep' only",
+    ):
+        run_session(
+            ensemble_project,
+            {"training": {"presets": {"fast": {"epochs": 3}}}},
+            pipeline_names=["best"],
+        )
+
+    assert fingerprints(ensemble_project / "data") == before
+
+
+def test_histories_average_epoch_by_epoch():
+    first = pd.DataFrame({"epoch": [1, 2], "val_loss": [0.4, 0.2], "seconds": [10, 12]})
+    second = pd.DataFrame({"epoch": [1, 2], "val_loss": [0.6, 0.4], "seconds": [20, 8]})
+
+    history = average_histories(first, second)
+
+    assert history.to_dict("list") == {
+        "epoch": [1, 2],
+        "val_loss": pytest.approx([0.5, 0.3]),
+        "seconds": [15, 10],
+    }
+
+
+def test_member_accuracies_name_each_member_and_the_ensemble(base_parameters):
+    preset = base_parameters.training.presets["seed"]
+    members = [build_model((28, 28, 1), 10, preset) for _ in range(2)]
+    images = np.random.default_rng(0).random((30, 28, 28, 1), dtype=np.float32)
+    labels = members[0].predict(images, verbose=0).argmax(axis=1)
+
+    table = member_accuracies(
+        images[:10], labels[:10], images[10:], labels[10:], ensemble(members), *members
+    )
+
+    assert list(table.index) == ["member_1", "member_2", "ensemble"]
+    assert table.loc["member_1"].tolist() == [1.0, 1.0]

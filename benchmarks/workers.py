@@ -19,14 +19,20 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
-from run import configured_training
+from run import configured_training, latest
 
 from mnist_kedro.datasets import IdxDataset
 from mnist_kedro.model.inputs import batches
 from mnist_kedro.model.network import build_model
-from mnist_kedro.model.prediction import Predictor, limit_tensorflow_threads
+from mnist_kedro.model.prediction import (
+    Predictor,
+    limit_tensorflow_threads,
+    predict_in_batches,
+)
 from mnist_kedro.parameters import TrainingParams
+from mnist_kedro.pipelines.ensemble.pipeline import MEMBERS
 from mnist_kedro.pipelines.training.nodes import train_model
 
 TEST_LABELS = "t10k-labels-idx1-ubyte"  # in data/02_intermediate
@@ -171,7 +177,36 @@ def inference_worker(model_file: str, arrays: str, way: str, calls: int) -> dict
     }
 
 
+def ensemble_members_worker(project: str) -> dict:
+    """The latest ``best`` run of ``project``: each member's training seconds
+    (from its history) and the test accuracy of the average of its first k
+    members, k = 1 … all."""
+    data = Path(project) / "data"
+    (x_test,) = load_arrays(data / "05_model_input", ("x_test",))
+    y_test = IdxDataset(filepath=str(data / "02_intermediate" / TEST_LABELS)).load()
+    probabilities, seconds = [], []
+    for member in MEMBERS:
+        name = member.removeprefix("ensemble.")
+        model = keras.models.load_model(
+            latest(data / "06_models/ensemble" / name / "mnist_cnn.keras")
+        )
+        probabilities.append(predict_in_batches(model, x_test))
+        history = pd.read_csv(
+            latest(data / "08_reporting/ensemble" / name / "training_history.csv")
+        )
+        seconds.append(round(float(history["seconds"].sum()), 1))
+    averages = np.cumsum(probabilities, axis=0)  # the k-th: sum of the first k
+    return {
+        "training_seconds": seconds,
+        "ensemble_test_accuracy": [
+            round(float(np.mean(average.argmax(axis=1) == y_test)), 4)
+            for average in averages
+        ],
+    }
+
+
 WORKERS = {
+    "ensemble_members": ensemble_members_worker,
     "throughput": throughput_worker,
     "accuracy_curve": accuracy_curve_worker,
     "inference": inference_worker,

@@ -49,6 +49,20 @@ def test_benchmark_script_measures_every_figure(project_root, mnist_idx_dir, tmp
     for stage in ("training", "evaluation"):
         assert 0 < runs[stage]["no_op_seconds"] < runs[stage]["seconds"]
         assert 0 < runs[stage]["start_up_share"] < 1
+    best = figures["best"]
+    assert best["training"]["seconds"] > 0
+    assert best["training"]["vs_default_training"] > 0
+    assert list(best["test_accuracy"]) == [
+        "member_1",
+        "member_2",
+        "member_3",
+        "member_4",
+        "ensemble",
+        "evaluation",
+    ]
+    assert best["test_accuracy"]["ensemble"] == pytest.approx(
+        best["test_accuracy"]["evaluation"], abs=1e-4
+    )
     throughput = figures["training_throughput"]
     for way in ("node", "node, op determinism off", "plain model.fit"):
         assert throughput[way]["median"] > 0
@@ -62,5 +76,46 @@ def test_benchmark_script_measures_every_figure(project_root, mnist_idx_dir, tmp
     for way in figures["inference"].values():
         assert 0 < way["one_image_ms_p50"] <= way["one_image_ms_p99"]
         assert way["batch_images_per_second"] > 0
-    for title in ("Kedro runs", "Training throughput", "Time to accuracy", "Inference"):
+    for title in (
+        "Kedro runs",
+        "best: the ensemble",
+        "Training throughput",
+        "Time to accuracy",
+        "Inference",
+    ):
         assert title in result.stdout
+
+
+def test_ensemble_sizes_script_measures_each_size_and_draws_the_plot(
+    project_root, mnist_idx_dir, tmp_path
+):
+    figures_file, plot = tmp_path / "ensemble_sizes.json", tmp_path / "plot.png"
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(project_root / "benchmarks" / "ensemble_sizes.py"),
+            "--idx-dir",
+            str(mnist_idx_dir),
+            "--presets",
+            "seed",
+            "--params",
+            "preprocessing.train_limit=600,training.presets.seed.epochs=1",
+            "--json",
+            str(figures_file),
+            "--plot",
+            str(plot),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = json.loads(figures_file.read_text())["seed"]["rows"]
+    assert [row["members"] for row in rows] == [1, 2, 3, 4]
+    assert all(0.1 < row["test_accuracy"] <= 1 for row in rows)
+    minutes = [row["training_minutes"] for row in rows]
+    assert minutes == sorted(minutes) and minutes[0] > 0
+    assert plot.read_bytes().startswith(b"\x89PNG")

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.config import OmegaConfigLoader
 from kedro.validation.exceptions import ParameterValidationError
 from kedro_project import (
     copy_project,
@@ -20,8 +21,10 @@ from kedro_project import (
 )
 
 from mnist_kedro.model.network import build_model, ensemble
+from mnist_kedro.parameters import ProjectParams
 from mnist_kedro.pipelines.ensemble.nodes import average_histories, member_accuracies
 from mnist_kedro.pipelines.ensemble.pipeline import MEMBERS
+from mnist_kedro.settings import CONFIG_LOADER_ARGS
 
 pytestmark = pytest.mark.e2e
 
@@ -146,6 +149,27 @@ def test_a_change_to_a_preset_no_member_trains_stops_the_ensemble(
         )
 
     assert fingerprints(ensemble_project / "data") == before
+
+
+def test_each_member_trains_training_with_its_changes_after_any_params(
+    project_root,
+):
+    loader = OmegaConfigLoader(
+        conf_source=str(project_root / "conf"),
+        runtime_params={
+            "training": {"presets": {"deep": {"epochs": 3}}},
+            "ensemble": {"member_2": {"changes": {"seed": 7}}},
+        },
+        **CONFIG_LOADER_ARGS,
+    )
+
+    members = ProjectParams.model_validate(loader["parameters"]).ensemble
+
+    assert list(members) == [member.split(".")[1] for member in MEMBERS]
+    assert [member.training.seed for member in members.values()] == [1, 7, 3, 4]
+    for member in members.values():
+        assert member.training.model == "deep"
+        assert member.training.preset.epochs == 3
 
 
 def test_histories_average_epoch_by_epoch():

@@ -19,9 +19,33 @@ def registered():
 
 
 def test_each_stage_is_registered_and_the_default_is_the_whole_dag(registered):
-    assert set(registered) == {*STAGES, "__default__"}
+    assert set(registered) == {*STAGES, "ensemble", "__default__", "best"}
     all_nodes = {node.name for stage in STAGES for node in registered[stage].nodes}
     assert {node.name for node in registered["__default__"].nodes} == all_nodes
+
+
+def test_best_is_the_whole_dag_with_the_ensemble_in_place_of_the_training(
+    registered,
+):
+    shared = {"ingestion", "preprocessing", "evaluation"}
+    expected = {
+        node.name for stage in (*shared, "ensemble") for node in registered[stage].nodes
+    }
+    members = [f"ensemble.member_{number}" for number in range(1, 5)]
+
+    assert {node.name for node in registered["best"].nodes} == expected
+    assert {node.name for node in registered["ensemble"].nodes} == {
+        *(f"{member}.train_model" for member in members),
+        "ensemble.combine_members",
+        "ensemble.average_histories",
+        "ensemble.member_accuracies",
+    }
+    assert registered["ensemble"].inputs() >= {
+        *(f"params:{member}.training" for member in members),
+        "x_train",
+        "params:class_names",
+    }
+    assert {"mnist_cnn", "training_history"} <= registered["ensemble"].outputs()
 
 
 def test_nodes_carry_their_stage_as_tag_and_stable_names(registered):
@@ -41,7 +65,7 @@ def test_stages_connect_through_persisted_datasets(registered, project_root):
         shared = registered[stage].outputs() & registered[following].inputs()
         assert shared, f"{stage} hands nothing to {following}"
     assert catalog.get("mnist_source").metadata == {"kedro-viz": {"layer": "raw"}}
-    for name in registered["__default__"].datasets():
+    for name in registered["__default__"].datasets() | registered["best"].datasets():
         if name.startswith("params:"):
             continue
         dataset = catalog.get(name)

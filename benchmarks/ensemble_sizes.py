@@ -17,28 +17,27 @@ draws every preset of that file into ``--plot``.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import yaml
 from matplotlib.figure import Figure
-from run import KEDRO, PROJECT, copy_project, in_worker, report, timed
+from run import (
+    KEDRO,
+    PROJECT,
+    copy_project,
+    in_worker,
+    report,
+    script_arguments,
+    timed,
+)
 
 PARALLEL = 2  # members trained at a time: ParallelRunner's workers on 2 cores
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--idx-dir",
-        type=Path,
-        default=Path(os.environ.get("MNIST_IDX_DIR", "data/01_raw/mnist")),
-    )
+    parser = script_arguments(__doc__)
     parser.add_argument("--presets", nargs="+", default=["fast", "deep"])
     parser.add_argument(
         "--project", type=Path, help="analyse the latest best run of this project"

@@ -10,7 +10,6 @@ prints throughput, latency percentiles, the server-side time and the errors.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import io
 import json
@@ -26,6 +25,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 from PIL import Image
+from run import script_arguments
 
 from mnist_kedro.datasets import IdxDataset
 
@@ -85,14 +85,7 @@ async def load(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--idx-dir",
-        type=Path,
-        default=Path(os.environ.get("MNIST_IDX_DIR", "data/01_raw/mnist")),
-    )
+    parser = script_arguments(__doc__)
     parser.add_argument("--project-path", type=Path, default=Path.cwd())
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)

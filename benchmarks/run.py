@@ -50,15 +50,7 @@ TARGETS = (0.99, 0.995)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--idx-dir",
-        type=Path,
-        default=Path(os.environ.get("MNIST_IDX_DIR", "data/01_raw/mnist")),
-        help="the folder of the four MNIST IDX files (default: $MNIST_IDX_DIR)",
-    )
+    parser = script_arguments(__doc__)
     parser.add_argument(
         "--presets", nargs="+", help="presets to time to accuracy (default: all)"
     )
@@ -112,6 +104,20 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     print(f"\nAll figures: {args.json}")  # noqa: T201
+
+
+def script_arguments(description: str) -> argparse.ArgumentParser:
+    """The command line of a benchmark script, with the ``--idx-dir`` they share."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--idx-dir",
+        type=Path,
+        default=Path(os.environ.get("MNIST_IDX_DIR", "data/01_raw/mnist")),
+        help="the folder of the four MNIST IDX files (default: $MNIST_IDX_DIR)",
+    )
+    return parser
 
 
 def configured_training() -> dict:

@@ -45,7 +45,7 @@ def test_best_is_the_whole_dag_with_the_ensemble_in_place_of_the_training(
         "x_train",
         "params:class_names",
     }
-    assert {"mnist_cnn", "training_history"} <= registered["ensemble"].outputs()
+    assert {"mnist_cnn", "training_history"} <= registered["ensemble"].all_outputs()
 
 
 def test_nodes_carry_their_stage_as_tag_and_stable_names(registered):

@@ -87,8 +87,13 @@ class ModelPreset(_Parameters):
     patience: NonNegativeInt  # epochs without a better val_loss before stopping
 
 
+# ``training.model`` naming no preset but the ensemble of the ``best`` pipeline,
+# which a whole run then trains in place of one CNN (``ProjectSession``).
+ENSEMBLE = "best"
+
+
 class TrainingParams(_Parameters):
-    model: str  # the preset trained, a key of ``presets``
+    model: str  # the preset trained, a key of ``presets``, or ENSEMBLE
     presets: dict[str, ModelPreset]
     seed: int
     deterministic: bool = True
@@ -103,16 +108,16 @@ class TrainingParams(_Parameters):
 
     @model_validator(mode="after")
     def _model_is_a_preset(self) -> TrainingParams:
-        if self.model == "best" and "best" not in self.presets:
+        if self.model == ENSEMBLE and ENSEMBLE in self.presets:
             raise ValueError(
-                "best is no single preset but an ensemble of deep CNNs, a "
-                "pipeline of its own: run `kedro run --pipelines best` "
-                "(members in conf/base/parameters_ensemble.yml)"
+                f"{ENSEMBLE!r} names the ensemble (the `best` pipeline): give the "
+                "preset in training.presets another name"
             )
-        if self.model not in self.presets:
+        if self.model not in {*self.presets, ENSEMBLE}:
             raise ValueError(
                 f"model {self.model!r} is not one of the presets "
-                f"{', '.join(self.presets)} in training.presets"
+                f"{', '.join(self.presets)} in training.presets, nor {ENSEMBLE!r} "
+                "(the ensemble)"
             )
         warmup_too_long = [
             name
@@ -127,6 +132,13 @@ class TrainingParams(_Parameters):
 
     @property
     def preset(self) -> ModelPreset:
+        if self.model == ENSEMBLE:
+            raise ValueError(
+                f"training.model={ENSEMBLE} is the ensemble of the `best` pipeline, "
+                "not a preset that one training node trains: run the whole DAG "
+                f"(`kedro run --params training.model={ENSEMBLE}`) or "
+                "`kedro run --pipelines best`"
+            )
         return self.presets[self.model]
 
     def with_preset(self, **changes) -> TrainingParams:

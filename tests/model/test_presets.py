@@ -5,11 +5,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from pydantic import ValidationError
 
 from mnist_kedro.datasets.atomic import TensorFlowModelDataset
 from mnist_kedro.model.inputs import augment, batches
 from mnist_kedro.model.network import build_model
-from mnist_kedro.parameters import AugmentationParams
+from mnist_kedro.parameters import AugmentationParams, TrainingParams
 from mnist_kedro.pipelines.preprocessing.nodes import scale_images
 from mnist_kedro.pipelines.training.nodes import learning_rate, train_model
 
@@ -23,6 +24,22 @@ def layer_types(model: keras.Model) -> list[str]:
 def test_the_configured_presets_and_default(base_parameters):
     assert list(base_parameters.training.presets) == PRESETS
     assert base_parameters.training.model == "fast"
+
+
+def test_best_names_the_ensemble_not_a_preset(base_parameters):
+    training = base_parameters.training.model_dump()
+    ensemble = TrainingParams.model_validate({**training, "model": "best"})
+
+    with pytest.raises(ValueError, match=r"training.model=best is the ensemble"):
+        _ = ensemble.preset
+    with pytest.raises(ValidationError, match=r"'best' names the ensemble"):
+        TrainingParams.model_validate(
+            {
+                **training,
+                "model": "best",
+                "presets": {"best": training["presets"]["fast"]},
+            }
+        )
 
 
 @pytest.mark.parametrize("name", PRESETS)

@@ -1,7 +1,12 @@
 """Project hooks."""
 
+import subprocess
+from pathlib import Path
+
+import mlflow
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from kedro.io import CatalogProtocol
 from kedro.pipeline import Pipeline
 from kedro.validation.exceptions import ParameterValidationError
 from pydantic import ValidationError
@@ -74,3 +79,82 @@ def _refuse_overrides_of_presets_not_trained(
             f"training.model={others[0]} to train that preset, or change the "
             "preset that is trained instead."
         )
+
+
+class DescribeMlflowRun:
+    """Completes the run's MLflow run (started by kedro-mlflow's hook, which
+    runs before this one).
+
+    Parameters: every parameter, flattened (``training.presets.fast.epochs``),
+    defaults included. kedro-mlflow logs each node's ``params:`` inputs, but
+    flattens dictionaries only, and Kedro hands this project's nodes pydantic
+    models; it logs those whole (``training``), beside these.
+
+    Tags: what tells runs apart: the preset trained, the data source, the git
+    commit of the project, and the version of ``mnist_cnn`` that the run
+    evaluates or saves. kedro-mlflow tags Kedro's own run parameters (its run
+    id, the pipelines, the command).
+    """
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        self._params = ProjectParams.model_validate(context.params)
+        self._project_path = context.project_path
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
+        if mlflow.active_run() is None:  # tracking is off for this pipeline
+            return
+        ensemble = any(
+            name.startswith("params:ensemble.") for name in pipeline.inputs()
+        )
+        mlflow.log_params(
+            {
+                name: value
+                for name, value in _flatten(self._params.model_dump(mode="json"))
+                # The sections' own names are kedro-mlflow's; the ensemble's
+                # only where it trains.
+                if "." in name and (ensemble or not name.startswith("ensemble."))
+            }
+        )
+        tags = {
+            "preset": ENSEMBLE if ensemble else self._params.training.model,
+            "data_source": repr(catalog.get("mnist_source")),
+        }
+        if commit := _git_commit(self._project_path):
+            tags["mlflow.source.git.commit"] = commit
+        model = catalog.get("mnist_cnn")
+        if "mnist_cnn" in pipeline.inputs():
+            tags["mnist_cnn_version"] = model.resolve_load_version()
+        elif "mnist_cnn" in pipeline.all_outputs():
+            tags["mnist_cnn_version"] = model.resolve_save_version()
+        mlflow.set_tags(tags)
+
+
+def _flatten(params: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """``{"a": {"b": 1}}`` as ``[("a.b", 1)]``."""
+    return [
+        item
+        for name, value in params.items()
+        for item in (
+            _flatten(value, f"{prefix}{name}.")
+            if isinstance(value, dict)
+            else [(f"{prefix}{name}", value)]
+        )
+    ]
+
+
+def _git_commit(folder: Path) -> str | None:
+    """The commit checked out in ``folder``, if it is a git work tree."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except OSError:  # no git on this machine
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None

@@ -152,6 +152,13 @@ class EvaluationParams(_Parameters):
     grid_size: PositiveInt = Field(le=20)
 
 
+class ExportParams(_Parameters):
+    """How the exported models are checked against Keras."""
+
+    check_images: PositiveInt  # the first test images, predicted by every format
+    tolerance: PositiveFloat  # the largest difference allowed in a probability
+
+
 class IngestionParams(_Parameters):
     """``--params`` overrides of the raw source in ``conf/base/catalog.yml``."""
 
@@ -177,3 +184,4 @@ class ProjectParams(_Parameters):
     training: TrainingParams
     ensemble: dict[str, MemberParams] = {}
     evaluation: EvaluationParams
+    export: ExportParams

@@ -7,6 +7,7 @@ from kedro.pipeline import Pipeline
 from mnist_kedro.pipelines import (
     ensemble,
     evaluation,
+    export,
     ingestion,
     preprocessing,
     training,
@@ -17,7 +18,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines.
 
     Each stage runs alone under its own name. Two whole runs share ingestion,
-    preprocessing and evaluation: ``__default__`` trains one CNN (the
+    preprocessing, evaluation and export: ``__default__`` trains one CNN (the
     ``training`` pipeline), ``best`` an ensemble of several (``ensemble``); both
     save the model as ``mnist_cnn``. Listed here rather than found by
     ``find_pipelines``, which imports only the folders that ``--pipelines``
@@ -34,9 +35,15 @@ def register_pipelines() -> dict[str, Pipeline]:
             "training": training,
             "ensemble": ensemble,
             "evaluation": evaluation,
+            "export": export,
         }.items()
     }
-    shared = stages["ingestion"] + stages["preprocessing"] + stages["evaluation"]
+    shared = (
+        stages["ingestion"]
+        + stages["preprocessing"]
+        + stages["evaluation"]
+        + stages["export"]
+    )
     return {
         **stages,
         "__default__": shared + stages["training"],

@@ -5,8 +5,9 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration""
 import warnings
 
 from omegaconf import OmegaConf
+from omegaconf.resolvers import oc
 
-from mnist_kedro.hooks import PlainLogWhenPiped, ValidateParameters
+from mnist_kedro.hooks import DescribeMlflowRun, PlainLogWhenPiped, ValidateParameters
 from mnist_kedro.session import ProjectSession
 
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates, which prints
@@ -14,7 +15,8 @@ from mnist_kedro.session import ProjectSession
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
 
 # Hooks run in reverse order: the log is plain before parameters are checked.
-HOOKS = (ValidateParameters(), PlainLogWhenPiped())
+# kedro-mlflow's hook registers itself (an installed plugin).
+HOOKS = (DescribeMlflowRun(), ValidateParameters(), PlainLogWhenPiped())
 
 # Installed plugins for which to disable hook auto-registration.
 # DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
@@ -45,7 +47,12 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     # `${merge:${a},${b}}`: a's settings with b's on top, resolved after any
     # --params, e.g. each ensemble member's training (parameters_ensemble.yml).
-    "custom_resolvers": {"merge": OmegaConf.merge},
+    "custom_resolvers": {
+        "merge": OmegaConf.merge,
+        # Environment variables in any configuration, e.g. MLFLOW_TRACKING_URI in
+        # mlflow.yml (Kedro allows them in credentials only, unless registered).
+        "oc.env": oc.env,
+    },
     # "config_patterns": {
     #     "spark" : ["spark*/"],
     #     "parameters": ["parameters*", "parameters*/**", "**/parameters*"],

@@ -1,10 +1,17 @@
-"""kedro-datasets' datasets, saving atomically.
+"""kedro-datasets' datasets, saving atomically, and logging what they save in
+MLflow if asked.
 
 Each writes its file under a hidden temporary name beside the target and then
 renames it into place, so a run killed while saving never leaves a half-written
 file where the catalog would load it: readers see the previous version or the
 complete new one. Use them in the catalog like the originals, e.g.
 ``type: mnist_kedro.datasets.atomic.CSVDataset``.
+
+With ``mlflow_artifact_path: reports``, each saved file is also an artifact of
+the active MLflow run, in that folder of its artifacts. (kedro-mlflow's
+``MlflowArtifactDataset`` does this for unversioned datasets only: a versioned
+one inside it takes a save version of its own, which Kedro 1.7's catalog
+refuses.)
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.tensorflow import TensorFlowModelDataset as _TensorFlowModelDataset
 
-from .partial_files import partial_name
+from .partial_files import log_artifact, partial_name
 
 
 def _atomic(dataset_class: type) -> type:
@@ -27,6 +34,10 @@ def _atomic(dataset_class: type) -> type:
 
     class AtomicDataset(dataset_class):
         _partial_name: str | None = None  # while the original save writes
+
+        def __init__(self, *, mlflow_artifact_path: str | None = None, **kwargs):
+            super().__init__(**kwargs)
+            self._mlflow_artifact_path = mlflow_artifact_path
 
         def _get_save_path(self) -> PurePosixPath:
             path = super()._get_save_path()
@@ -44,7 +55,10 @@ def _atomic(dataset_class: type) -> type:
                 raise
             finally:
                 self._partial_name = None
-            self._fs.mv(partial, get_filepath_str(target, self._protocol))
+            saved = get_filepath_str(target, self._protocol)
+            self._fs.mv(partial, saved)
+            if self._mlflow_artifact_path is not None:
+                log_artifact(self._fs, saved, self._mlflow_artifact_path)
 
     AtomicDataset.__name__ = AtomicDataset.__qualname__ = dataset_class.__name__
     AtomicDataset.__doc__ = (

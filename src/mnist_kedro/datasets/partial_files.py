@@ -1,12 +1,16 @@
-"""Where files are written before they are renamed into place."""
+"""Where files are written before they are renamed into place, and how a
+saved file becomes an MLflow artifact."""
 
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import IO
 
+import mlflow
 from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
 
 
 def partial_name(name: str) -> str:
@@ -31,3 +35,17 @@ def atomic_write(fs: AbstractFileSystem, path: str) -> Iterator[IO[bytes]]:
             fs.rm(partial)
         raise
     fs.mv(partial, path)
+
+
+def log_artifact(fs: AbstractFileSystem, path: str, artifact_path: str) -> None:
+    """The file ``path`` of ``fs`` logged in the active MLflow run, in its
+    artifacts' folder ``artifact_path``; nothing without an active run."""
+    if mlflow.active_run() is None:
+        return
+    if isinstance(fs, LocalFileSystem):
+        mlflow.log_artifact(path, artifact_path)
+        return
+    with tempfile.TemporaryDirectory() as local:
+        copy = f"{local}/{PurePosixPath(path).name}"
+        fs.get(path, copy)
+        mlflow.log_artifact(copy, artifact_path)

@@ -83,6 +83,14 @@ def compute_metrics(
     return metrics
 
 
+def test_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Test accuracy and loss for kedro-mlflow's ``MlflowMetricsHistoryDataset``."""
+    return {
+        name: {"value": float(metrics[name]), "step": 0}
+        for name in ("test_accuracy", "test_loss")
+    }
+
+
 def confusion_matrix_table(
     predictions: pd.DataFrame, class_names: ClassNames
 ) -> pd.DataFrame:

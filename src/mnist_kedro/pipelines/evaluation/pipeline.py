@@ -12,6 +12,7 @@ from .nodes import (
     plot_misclassified_predictions,
     plot_training_curves,
     predict_test_set,
+    test_metrics,
 )
 
 
@@ -35,6 +36,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="metrics",
                 name="compute_metrics",
+            ),
+            Node(
+                func=test_metrics,
+                inputs="metrics",
+                outputs="test_metrics",
+                name="log_test_metrics",
             ),
             Node(
                 func=confusion_matrix_table,

@@ -158,3 +158,16 @@ def _log_epoch(epoch: int, logs: dict[str, float]) -> None:
         logs["val_loss"],
         logs["val_accuracy"],
     )
+
+
+def epoch_metrics(history: pd.DataFrame) -> dict[str, list[dict[str, float]]]:
+    """Each column of the training history (loss, accuracy, val_loss, …) as a
+    metric history, one value per epoch, for kedro-mlflow's
+    ``MlflowMetricsHistoryDataset``."""
+    return {
+        column: [
+            {"value": float(value), "step": int(epoch)}
+            for epoch, value in zip(history["epoch"], history[column])
+        ]
+        for column in history.columns.drop("epoch")
+    }

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import train_model
+from .nodes import epoch_metrics, train_model
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -20,6 +20,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs=["mnist_cnn", "training_history"],
                 name="train_model",
+            ),
+            Node(
+                func=epoch_metrics,
+                inputs="training_history",
+                outputs="training_metrics",
+                name="log_epoch_metrics",
             ),
         ],
         tags="training",

@@ -7,7 +7,6 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 import mlflow
-import mlflow.keras
 import numpy as np
 from kedro.io.core import AbstractDataset, DatasetError
 from mlflow.models import ModelSignature
@@ -54,6 +53,8 @@ class MlflowKerasModelDataset(AbstractDataset):
         if mlflow.active_run() is None:
             logger.info("No active MLflow run: the model is not logged in MLflow.")
             return
+        from mlflow import keras as mlflow_keras  # noqa: PLC0415 (imports Keras)
+
         image_shape = tuple(data.input_shape[1:])
         signature = ModelSignature(
             inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *image_shape))]),
@@ -65,7 +66,7 @@ class MlflowKerasModelDataset(AbstractDataset):
         # it writes the example before it makes the model's folder. save_model
         # into a folder that exists does not, and the folder is then logged.
         with tempfile.TemporaryDirectory() as folder:
-            mlflow.keras.save_model(
+            mlflow_keras.save_model(
                 data,
                 folder,
                 signature=signature,
@@ -84,7 +85,9 @@ class MlflowKerasModelDataset(AbstractDataset):
             raise DatasetError(
                 "No MLflow model to load: give model_uri (e.g. models:/mnist-cnn/3)."
             )
-        return mlflow.keras.load_model(self._model_uri)
+        from mlflow import keras as mlflow_keras  # noqa: PLC0415
+
+        return mlflow_keras.load_model(self._model_uri)
 
     def _describe(self) -> dict[str, Any]:
         return {

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import uvicorn
 
-from mnist_kedro.model.prediction import limit_tensorflow_threads
-
 from .app import create_app
-from .model import NoTrainedModelError, load_served_model
+from .model import DATASET_OF_RUNTIME, NoTrainedModelError, load_served_model
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,12 +23,34 @@ def main(argv: list[str] | None = None) -> None:
         help="a version folder of data/06_models/mnist_cnn.keras; default: the latest",
     )
     parser.add_argument(
+        "--runtime",
+        choices=list(DATASET_OF_RUNTIME),
+        default="tensorflow",
+        help="tensorflow: the Keras model; onnx or litert: its export, run "
+        'without TensorFlow (pip install -e ".[export]"). Default: tensorflow',
+    )
+    parser.add_argument(
+        "--model-uri",
+        help="an MLflow model instead, e.g. models:/mnist-cnn/3 (runs on TensorFlow)",
+    )
+    parser.add_argument(
         "--project-path", type=Path, default=Path.cwd(), help="default: this folder"
     )
     args = parser.parse_args(argv)
-    limit_tensorflow_threads()
+    if args.model_uri and (args.model_version or args.runtime != "tensorflow"):
+        parser.error("--model-uri names the model: drop --model-version and --runtime")
+    if args.runtime == "tensorflow":
+        # Imported here: the other runtimes never import TensorFlow.
+        from mnist_kedro.model.prediction import limit_tensorflow_threads  # noqa: PLC0415
+
+        limit_tensorflow_threads()
     try:
-        served = load_served_model(args.project_path.resolve(), args.model_version)
+        served = load_served_model(
+            args.project_path.resolve(),
+            args.model_version,
+            args.runtime,
+            args.model_uri,
+        )
     except NoTrainedModelError as error:
         sys.exit(str(error))
     uvicorn.run(create_app(served), host=args.host, port=args.port, log_level="info")

@@ -14,7 +14,6 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mnist_kedro import __version__
-from mnist_kedro.model.prediction import Predictor
 
 from .model import ServedModel
 from .preparation import FRAME, prepare_drawing
@@ -53,6 +52,9 @@ class Prediction(BaseModel):
 class Health(BaseModel):
     status: Literal["ready"]
     model_version: str
+    runtime: Literal["tensorflow", "onnx", "litert"] = Field(
+        description="what runs the model"
+    )
 
 
 class ErrorMessage(BaseModel):
@@ -138,7 +140,6 @@ class _BodyTooLarge(Exception):
 
 def create_app(served: ServedModel) -> FastAPI:
     """The service for one trained model."""
-    predictor = Predictor(served.model)
     static = files(__package__) / "static"
     page = (static / "index.html").read_text()
     icon = (static / "favicon.svg").read_text()
@@ -159,7 +160,9 @@ def create_app(served: ServedModel) -> FastAPI:
 
     @app.get("/health", responses=TOO_LARGE)
     async def health() -> Health:
-        return Health(status="ready", model_version=served.version)
+        return Health(
+            status="ready", model_version=served.version, runtime=served.runtime
+        )
 
     @app.post(
         "/predict",
@@ -190,7 +193,7 @@ def create_app(served: ServedModel) -> FastAPI:
         the body or as the form field ``image``) or in a JSON 28×28 array."""
         started = perf_counter()
         image = await _read_image(request)
-        probabilities = predictor(image[np.newaxis, :, :, np.newaxis])[0]
+        probabilities = served.predict(image[np.newaxis, :, :, np.newaxis])[0]
         label = int(probabilities.argmax())
         return Prediction(
             digit=served.class_names[label],

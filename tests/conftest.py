@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from kedro.config import OmegaConfigLoader
-from kedro_project import copy_project, quick_run_params, run_session
+from kedro_project import EXPERIMENT, copy_project, quick_run_params, run_session
+from mlflow import MlflowClient
 
 from mnist_kedro.datasets import IdxDataset
 from mnist_kedro.datasets.mnist_source_dataset import SPLIT_FILES
@@ -22,6 +24,22 @@ CLASS_NAMES = [str(digit) for digit in range(10)]
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_store(tmp_path_factory) -> Iterator[str]:
+    """One temporary MLflow store for every run that the tests start, in this
+    process or in ``kedro run`` subprocesses; never the user's (their
+    MLFLOW_TRACKING_URI or their project's mlflow.db). Its experiment keeps the
+    artifacts beside it."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    MlflowClient(uri).create_experiment(
+        EXPERIMENT, artifact_location=(folder / "artifacts").as_uri()
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        yield uri
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from kedro.framework.project import settings
 from kedro.framework.startup import bootstrap_project
 
 BIN = Path(sys.executable).parent
+EXPERIMENT = "mnist_kedro"  # the MLflow experiment of conf/base/mlflow.yml
 CHROMIUM = Path("/usr/bin/chromium")
 # Chromium's own background traffic would only be refused on a closed network.
 CHROMIUM_ARGS = [

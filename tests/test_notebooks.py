@@ -75,6 +75,6 @@ def test_kedro_jupyter_kernel_starts_with_the_project_loaded(
 
     assert kernel_name == "kedro_mnist_kedro"
     assert (
-        "['__default__', 'best', 'ensemble', 'evaluation', 'ingestion', "
+        "['__default__', 'best', 'ensemble', 'evaluation', 'export', 'ingestion', "
         "'preprocessing', 'training'] True" in "".join(outputs)
     )

@@ -97,11 +97,12 @@ def test_api_shows_the_whole_dag_in_layers(viz_url):
     check_graph(main)
     assert {pipeline["id"] for pipeline in main["pipelines"]} == {
         *STAGES,
+        "export",
         "ensemble",
         "__default__",
         "best",
     }
-    assert {tag["id"] for tag in main["tags"]} == {*STAGES, "ensemble"}
+    assert {tag["id"] for tag in main["tags"]} == {*STAGES, "export", "ensemble"}
     by_name = {node["name"]: node for node in main["nodes"]}
     assert by_name["train_model"]["tags"] == ["training"]
 

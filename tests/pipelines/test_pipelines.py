@@ -19,15 +19,17 @@ def registered():
 
 
 def test_each_stage_is_registered_and_the_default_is_the_whole_dag(registered):
-    assert set(registered) == {*STAGES, "ensemble", "__default__", "best"}
-    all_nodes = {node.name for stage in STAGES for node in registered[stage].nodes}
+    assert set(registered) == {*STAGES, "export", "ensemble", "__default__", "best"}
+    all_nodes = {
+        node.name for stage in (*STAGES, "export") for node in registered[stage].nodes
+    }
     assert {node.name for node in registered["__default__"].nodes} == all_nodes
 
 
 def test_best_is_the_whole_dag_with_the_ensemble_in_place_of_the_training(
     registered,
 ):
-    shared = {"ingestion", "preprocessing", "evaluation"}
+    shared = {"ingestion", "preprocessing", "evaluation", "export"}
     expected = {
         node.name for stage in (*shared, "ensemble") for node in registered[stage].nodes
     }
@@ -36,6 +38,7 @@ def test_best_is_the_whole_dag_with_the_ensemble_in_place_of_the_training(
     assert {node.name for node in registered["best"].nodes} == expected
     assert {node.name for node in registered["ensemble"].nodes} == {
         *(f"{member}.train_model" for member in members),
+        *(f"{member}.log_epoch_metrics" for member in members),
         "ensemble.combine_members",
         "ensemble.average_histories",
         "ensemble.member_accuracies",
@@ -49,10 +52,13 @@ def test_best_is_the_whole_dag_with_the_ensemble_in_place_of_the_training(
 
 
 def test_nodes_carry_their_stage_as_tag_and_stable_names(registered):
-    for stage in STAGES:
+    for stage in (*STAGES, "export"):
         for node in registered[stage].nodes:
             assert stage in node.tags
-    assert [node.name for node in registered["training"].nodes] == ["train_model"]
+    assert [node.name for node in registered["training"].nodes] == [
+        "train_model",
+        "log_epoch_metrics",
+    ]
     assert "ingest_raw_data" in {node.name for node in registered["ingestion"].nodes}
 
 
@@ -98,6 +104,10 @@ def test_whole_dag_on_synthetic_data(
 
     assert set(outputs) == {
         "metrics",
+        "test_metrics",
+        "training_metrics",
+        "export_check",
+        "mlflow_model",
         "classification_report",
         "confusion_matrix_plot",
         "training_curves_plot",

@@ -3,6 +3,7 @@
 import io
 import json
 
+import keras
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -55,7 +56,11 @@ def test_health_reports_the_served_version(client, trained_project):
     latest = latest_version(
         trained_project / "data/06_models/mnist_cnn.keras"
     ).parent.name
-    assert response.json() == {"status": "ready", "model_version": latest}
+    assert response.json() == {
+        "status": "ready",
+        "model_version": latest,
+        "runtime": "tensorflow",
+    }
 
 
 def test_real_test_digits_sent_as_png(client, test_digits):
@@ -71,7 +76,9 @@ def test_real_test_digits_sent_as_png(client, test_digits):
     assert first["server_time_ms"] > 0 and first["model_version"]
 
 
-def test_real_test_digits_sent_as_arrays_match_the_model(client, served, test_digits):
+def test_real_test_digits_sent_as_arrays_match_the_model(
+    client, trained_project, test_digits
+):
     images, _ = test_digits
     pixels = images[:10].astype(np.float32) / 255
 
@@ -80,7 +87,10 @@ def test_real_test_digits_sent_as_arrays_match_the_model(client, served, test_di
         for image in pixels
     ]
 
-    expected = served.model.predict(pixels[..., np.newaxis], verbose=0)
+    model = keras.models.load_model(
+        latest_version(trained_project / "data/06_models/mnist_cnn.keras")
+    )
+    expected = model.predict(pixels[..., np.newaxis], verbose=0)
     assert [answer["label"] for answer in answers] == expected.argmax(axis=1).tolist()
     np.testing.assert_allclose(
         [list(answer["probabilities"].values()) for answer in answers],

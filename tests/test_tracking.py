@@ -1,0 +1,213 @@
+"""Every run that trains or evaluates is an MLflow run (kedro-mlflow): its
+parameters, each epoch's metrics, the test metrics, the reports and the model,
+registered; checked through ``MlflowClient`` in the tests' own store, and
+against a real ``mlflow server``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from kedro_project import (
+    BIN,
+    EXPERIMENT,
+    free_port,
+    latest_version,
+    run_kedro,
+    running_server,
+)
+from mlflow import MlflowClient
+from mlflow.entities import Run
+from mlflow.models import Model
+
+from mnist_kedro.serving.model import load_served_model
+
+pytestmark = pytest.mark.e2e
+
+
+def runs_of(client: MlflowClient, project: Path, **tags: str) -> list[Run]:
+    """The MLflow runs of ``project`` carrying ``tags``, newest first."""
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    filters = [f"tags.project_path = '{project}'"] + [
+        f"tags.{name} = '{value}'" for name, value in tags.items()
+    ]
+    return client.search_runs(
+        [experiment.experiment_id],
+        " and ".join(filters),
+        order_by=["attributes.start_time DESC"],
+    )
+
+
+def model_version(project: Path) -> str:
+    return latest_version(project / "data/06_models/mnist_cnn.keras").parent.name
+
+
+@pytest.fixture(scope="module")
+def client(mlflow_store) -> MlflowClient:
+    return MlflowClient(mlflow_store)
+
+
+@pytest.fixture(scope="module")
+def training_run(client, trained_project) -> Run:
+    """The MLflow run of ``trained_project``'s whole ``kedro run``: the Kedro
+    run that saved the latest model."""
+    version = model_version(trained_project)
+    (run,) = runs_of(client, trained_project, run_id=version)
+    return run
+
+
+def test_a_run_logs_every_parameter_flattened_and_its_tags(
+    training_run, trained_project, mnist_idx_dir
+):
+    params, tags = training_run.data.params, training_run.data.tags
+
+    assert training_run.info.status == "FINISHED"
+    assert params["training.presets.fast.epochs"] == "3"
+    assert params["training.presets.deep.block"] == "strided"  # defaults too
+    assert params["preprocessing.train_limit"] == "6000"
+    assert params["ingestion.idx_dir"] == str(mnist_idx_dir)
+    assert not any(name.startswith("ensemble.") for name in params)  # not trained
+    assert tags["preset"] == "fast"
+    assert str(mnist_idx_dir) in tags["data_source"]
+    assert tags["mnist_cnn_version"] == model_version(trained_project)
+    assert "kedro run" in tags["kedro_command"]
+
+
+def test_a_run_logs_each_epoch_and_the_test_metrics(
+    client, training_run, trained_project
+):
+    reports = trained_project / "data/08_reporting"
+    history = pd.read_csv(latest_version(reports / "training_history.csv"))
+    metrics = json.loads(latest_version(reports / "metrics.json").read_text())
+
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+        logged = client.get_metric_history(training_run.info.run_id, name)
+        assert [metric.step for metric in logged] == [1, 2, 3]
+        assert [metric.value for metric in logged] == pytest.approx(
+            history[name].tolist()
+        )
+    assert training_run.data.metrics["test_accuracy"] == pytest.approx(
+        metrics["test_accuracy"]
+    )
+    assert training_run.data.metrics["test_loss"] == pytest.approx(metrics["test_loss"])
+
+
+def test_a_run_logs_its_reports_and_figures(client, training_run):
+    def artifacts(folder: str) -> set[str]:
+        return {
+            artifact.path
+            for artifact in client.list_artifacts(training_run.info.run_id, folder)
+        }
+
+    assert artifacts("reports") == {
+        "reports/metrics.json",
+        "reports/training_history.csv",
+        "reports/confusion_matrix.csv",
+        "reports/classification_report.csv",
+        "reports/export_check.csv",
+    }
+    assert artifacts("figures") == {
+        f"figures/{name}.png"
+        for name in (
+            "confusion_matrix",
+            "training_curves",
+            "correct_predictions",
+            "misclassified_predictions",
+        )
+    }
+    metrics = client.download_artifacts(
+        training_run.info.run_id, "reports/metrics.json"
+    )
+    assert json.loads(Path(metrics).read_text())["n_train"] == 5400
+
+
+def test_the_logged_model_is_registered_and_predicts_as_the_catalogs(
+    client, training_run, trained_project
+):
+    (registered,) = [
+        version
+        for version in client.search_model_versions("name = 'mnist-cnn'")
+        if version.run_id == training_run.info.run_id
+    ]
+    uri = f"models:/mnist-cnn/{registered.version}"
+    x_test = np.load(trained_project / "data/05_model_input/x_test.npy")[:500]
+    catalog_model = keras.models.load_model(
+        latest_version(trained_project / "data/06_models/mnist_cnn.keras")
+    )
+
+    logged = Model.load(uri)
+    served = load_served_model(trained_project, model_uri=uri)
+
+    ((images,), (probabilities,)) = (
+        logged.signature.inputs.inputs,
+        logged.signature.outputs.inputs,
+    )
+    assert (images.type, images.shape) == (np.dtype("float32"), (-1, 28, 28, 1))
+    assert probabilities.shape == (-1, 10)
+    assert logged.saved_input_example_info is not None
+    assert served.version == uri
+    np.testing.assert_array_equal(
+        served.predict(x_test).argmax(axis=1),
+        catalog_model.predict(x_test, verbose=0).argmax(axis=1),
+    )
+
+
+def test_evaluating_an_older_model_logs_a_run_naming_its_version(
+    client, trained_project
+):
+    version = model_version(trained_project)
+
+    run = run_kedro(
+        trained_project,
+        "--pipelines",
+        "evaluation",
+        "--load-versions",
+        f"mnist_cnn:{version},training_history:{version}",
+    )
+
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    newest = runs_of(client, trained_project, mnist_cnn_version=version)[0]
+    assert newest.info.run_name == "evaluation"
+    assert newest.data.tags["run_id"] != version  # a run of its own
+    assert "test_accuracy" in newest.data.metrics
+    assert "training.presets.fast.epochs" in newest.data.params
+
+
+def test_a_tracking_server_receives_the_run_and_the_model(trained_project, tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"
+    server = [
+        str(BIN / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        uri.rsplit(":", 1)[1],
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path / 'server.db'}",
+        "--artifacts-destination",
+        str(tmp_path / "server-artifacts"),
+    ]
+
+    with running_server(server, tmp_path, f"{uri}/health", tmp_path / "server.log"):
+        run = run_kedro(
+            trained_project,
+            "--pipelines",
+            "evaluation,export",
+            MLFLOW_TRACKING_URI=uri,
+        )
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        client = MlflowClient(uri)
+        (logged,) = runs_of(client, trained_project)
+        artifacts = {a.path for a in client.list_artifacts(logged.info.run_id)}
+        (registered,) = client.search_model_versions("name = 'mnist-cnn'")
+
+    assert "test_accuracy" in logged.data.metrics
+    assert {"reports", "figures", "model"} <= artifacts
+    assert registered.run_id == logged.info.run_id
+    assert any((tmp_path / "server-artifacts").rglob("MLmodel"))  # on the server

@@ -2,6 +2,7 @@
 parameter, its value and what is allowed; bad data stop the stage that reads
 them, naming the dataset. Neither touches earlier outputs."""
 
+import mlflow
 import numpy as np
 import pytest
 from kedro.io import DatasetError
@@ -92,6 +93,7 @@ def test_bad_parameter_stops_the_run_before_any_work(
         run_session(trained_project, params)
 
     assert fingerprints(trained_project / "data") == before
+    assert mlflow.active_run() is None  # no MLflow run left behind either
 
 
 def test_class_names_that_do_not_cover_the_labels_stop_ingestion(

@@ -42,7 +42,8 @@ class ValidateParameters:
                 f"Invalid parameters (conf/base/parameters*.yml or --params):\n{error}"
             ) from None
 
-    @hook_impl
+    # First, before kedro-mlflow's hook starts an MLflow run for a refused run.
+    @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict, pipeline: Pipeline) -> None:
         trainings = {"params:training": self._params.training} | {
             f"params:ensemble.{name}.training": member.training
@@ -100,6 +101,17 @@ class DescribeMlflowRun:
     def after_context_created(self, context: KedroContext) -> None:
         self._params = ProjectParams.model_validate(context.params)
         self._project_path = context.project_path
+        # A run opened by the caller (an orchestrator) stays open.
+        self._run_opened_before = mlflow.active_run() is not None
+
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self) -> None:
+        """Closes the MLflow run for good. kedro-mlflow reopens it before each
+        node, which MLflow 3 now stacks instead of refusing, and closes it once:
+        a later session in the same process (a notebook, the tests) would log
+        into it."""
+        while not self._run_opened_before and mlflow.active_run():
+            mlflow.end_run()
 
     @hook_impl(trylast=True)
     def before_pipeline_run(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:

@@ -13,12 +13,14 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.validation.exceptions import ParameterValidationError
 from kedro_project import (
+    EXPERIMENT,
     copy_project,
     fingerprints,
     latest_version,
     run_kedro,
     run_session,
 )
+from mlflow import MlflowClient
 
 from mnist_kedro.model.network import build_model, ensemble
 from mnist_kedro.parameters import ProjectParams
@@ -106,6 +108,28 @@ def test_the_evaluation_reports_the_ensemble_and_each_member(ensemble_project):
     assert metrics["epochs_trained"] == 1
 
 
+def test_the_ensemble_is_one_mlflow_run_with_each_members_history(
+    ensemble_project, mlflow_store
+):
+    client = MlflowClient(mlflow_store)
+    version = latest_version(ensemble_project / "data/06_models/mnist_cnn.keras")
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+
+    (run,) = client.search_runs(
+        [experiment.experiment_id],
+        f"tags.project_path = '{ensemble_project}' "
+        f"and tags.run_id = '{version.parent.name}'",
+    )
+
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["preset"] == "best"
+    assert run.data.params["ensemble.member_2.training.seed"] == "2"
+    for member in MEMBERS:
+        name = f"{member.removeprefix('ensemble.')}.val_accuracy"
+        assert len(client.get_metric_history(run.info.run_id, name)) == 1
+    assert "test_accuracy" in run.data.metrics
+
+
 def test_one_member_runs_alone_by_its_namespace(ensemble_project):
     models = ensemble_project / "data/06_models/ensemble"
     versions = {
@@ -124,7 +148,7 @@ def test_one_member_runs_alone_by_its_namespace(ensemble_project):
     )
 
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "Completed 1 out of 1 tasks" in run.stdout + run.stderr
+    assert "Completed 2 out of 2 tasks" in run.stdout + run.stderr  # train, log
     after = {
         member: len(list((models / member / "mnist_cnn.keras").iterdir()))
         for member in versions

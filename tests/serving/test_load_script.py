@@ -1,6 +1,7 @@
 """The load test of ``benchmarks/`` runs, at a small size (the full figures are
 in the README)."""
 
+import json
 import subprocess
 import sys
 
@@ -39,3 +40,45 @@ def test_load_test_runs_against_the_service_without_errors(
     assert figures["errors"] == "0"
     assert float(figures["predictions_per_second"]) > 0
     assert float(figures["server_time_ms_p50"]) > 0
+
+
+def test_runtimes_benchmark_compares_every_runtime_side_by_side(
+    trained_project, project_root, mnist_idx_dir, tmp_path
+):
+    figures_file = tmp_path / "runtimes.json"
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(project_root / "benchmarks" / "runtimes.py"),
+            "--idx-dir",
+            str(mnist_idx_dir),
+            "--project-path",
+            str(trained_project),
+            "--repeats",
+            "1",
+            "--calls",
+            "50",
+            "--requests",
+            "100",
+            "--concurrency",
+            "4",
+            "--json",
+            str(figures_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(figures_file.read_text())
+    assert list(figures) == ["tensorflow", "onnx", "litert"]
+    for runtime, measured in figures.items():
+        assert measured["tensorflow_imported"] == (runtime == "tensorflow")
+        assert 0 < measured["latency_ms_p50"] <= measured["latency_ms_p99"]
+        assert measured["resident_mb"] > 0 and measured["startup_seconds"] > 0
+        assert measured["load_errors"] == 0
+        assert measured["load_predictions_per_second"] > 0
+    assert "Serving runtimes" in result.stdout

@@ -87,6 +87,11 @@ async def load(
 def main() -> None:
     parser = script_arguments(__doc__)
     parser.add_argument("--project-path", type=Path, default=Path.cwd())
+    parser.add_argument(
+        "--runtime",
+        default="tensorflow",
+        help="the service's --runtime: tensorflow, onnx or litert",
+    )
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--max-seconds", type=float, default=60)
@@ -105,6 +110,8 @@ def main() -> None:
             str(port),
             "--project-path",
             str(args.project_path),
+            "--runtime",
+            args.runtime,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

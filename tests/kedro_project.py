@@ -183,9 +183,16 @@ def stop_process_group(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def running_server(command: list[str], cwd: Path, ready_url: str, log_path: Path):
+def running_server(
+    command: list[str],
+    cwd: Path,
+    ready_url: str,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+):
     """Runs a server in a process group of its own until the block ends, once
-    ``ready_url`` answers; fails with the server's log if it never does."""
+    ``ready_url`` answers; fails with the server's log if it never does.
+    ``env`` adds to the environment."""
     with log_path.open("w") as log:
         server = subprocess.Popen(
             command,
@@ -193,7 +200,7 @@ def running_server(command: list[str], cwd: Path, ready_url: str, log_path: Path
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
+            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", **(env or {})},
         )
     try:
         deadline = time.monotonic() + 180

@@ -6,6 +6,8 @@ against a real ``mlflow server``."""
 from __future__ import annotations
 
 import json
+import os
+import urllib.request
 from pathlib import Path
 
 import keras
@@ -211,3 +213,28 @@ def test_a_tracking_server_receives_the_run_and_the_model(trained_project, tmp_p
     assert {"reports", "figures", "model"} <= artifacts
     assert registered.run_id == logged.info.run_id
     assert any((tmp_path / "server-artifacts").rglob("MLmodel"))  # on the server
+
+
+def test_kedro_mlflow_ui_shows_the_runs(training_run, trained_project, tmp_path):
+    url = f"http://127.0.0.1:{free_port()}"
+    ui = [str(BIN / "kedro"), "mlflow", "ui", "--port", url.rsplit(":", 1)[1]]
+
+    # kedro mlflow ui starts `mlflow ui`, found on the PATH of the environment.
+    with running_server(
+        ui,
+        trained_project,
+        f"{url}/health",
+        tmp_path / "ui.log",
+        env={"PATH": f"{BIN}:{os.environ['PATH']}"},
+    ):
+        request = urllib.request.Request(
+            f"{url}/api/2.0/mlflow/runs/search",
+            data=json.dumps(
+                {"experiment_ids": [training_run.info.experiment_id]}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            shown = json.load(response)["runs"]
+
+    assert training_run.info.run_id in {run["info"]["run_id"] for run in shown}

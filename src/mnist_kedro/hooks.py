@@ -4,6 +4,7 @@ import subprocess
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol
@@ -120,10 +121,13 @@ class DescribeMlflowRun:
         ensemble = any(
             name.startswith("params:ensemble.") for name in pipeline.inputs()
         )
+        (flattened,) = pd.json_normalize(
+            self._params.model_dump(mode="json"), sep="."
+        ).to_dict(orient="records")
         mlflow.log_params(
             {
                 name: value
-                for name, value in _flatten(self._params.model_dump(mode="json"))
+                for name, value in flattened.items()
                 # The sections' own names are kedro-mlflow's; the ensemble's
                 # only where it trains.
                 if "." in name and (ensemble or not name.startswith("ensemble."))
@@ -141,19 +145,6 @@ class DescribeMlflowRun:
         elif "mnist_cnn" in pipeline.all_outputs():
             tags["mnist_cnn_version"] = model.resolve_save_version()
         mlflow.set_tags(tags)
-
-
-def _flatten(params: dict, prefix: str = "") -> list[tuple[str, object]]:
-    """``{"a": {"b": 1}}`` as ``[("a.b", 1)]``."""
-    return [
-        item
-        for name, value in params.items()
-        for item in (
-            _flatten(value, f"{prefix}{name}.")
-            if isinstance(value, dict)
-            else [(f"{prefix}{name}", value)]
-        )
-    ]
 
 
 def _git_commit(folder: Path) -> str | None:

@@ -18,7 +18,6 @@ from kedro_project import (
     BIN,
     EXPERIMENT,
     free_port,
-    latest_version,
     run_kedro,
     running_server,
 )
@@ -44,8 +43,9 @@ def runs_of(client: MlflowClient, project: Path, **tags: str) -> list[Run]:
     )
 
 
-def model_version(project: Path) -> str:
-    return latest_version(project / "data/06_models/mnist_cnn.keras").parent.name
+def saved(project: Path, file: str, version: str) -> Path:
+    """The version ``version`` of a versioned file of ``data/``."""
+    return project / "data" / file / version / Path(file).name
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +55,23 @@ def client(mlflow_store) -> MlflowClient:
 
 @pytest.fixture(scope="module")
 def training_run(client, trained_project) -> Run:
-    """The MLflow run of ``trained_project``'s whole ``kedro run``: the Kedro
-    run that saved the latest model."""
-    version = model_version(trained_project)
-    (run,) = runs_of(client, trained_project, run_id=version)
-    return run
+    """The MLflow run of ``trained_project``'s whole ``kedro run``, its first:
+    other tests run more pipelines in that project."""
+    return [
+        run
+        for run in runs_of(client, trained_project)
+        if run.info.run_name == "__default__"
+    ][-1]
+
+
+@pytest.fixture(scope="module")
+def version(training_run) -> str:
+    """The version of every file that the training run saved."""
+    return training_run.data.tags["run_id"]
 
 
 def test_a_run_logs_every_parameter_flattened_and_its_tags(
-    training_run, trained_project, mnist_idx_dir
+    training_run, version, trained_project, mnist_idx_dir
 ):
     params, tags = training_run.data.params, training_run.data.tags
 
@@ -75,16 +83,20 @@ def test_a_run_logs_every_parameter_flattened_and_its_tags(
     assert not any(name.startswith("ensemble.") for name in params)  # not trained
     assert tags["preset"] == "fast"
     assert str(mnist_idx_dir) in tags["data_source"]
-    assert tags["mnist_cnn_version"] == model_version(trained_project)
+    assert tags["mnist_cnn_version"] == version
+    assert saved(trained_project, "06_models/mnist_cnn.keras", version).exists()
     assert "kedro run" in tags["kedro_command"]
 
 
 def test_a_run_logs_each_epoch_and_the_test_metrics(
-    client, training_run, trained_project
+    client, training_run, version, trained_project
 ):
-    reports = trained_project / "data/08_reporting"
-    history = pd.read_csv(latest_version(reports / "training_history.csv"))
-    metrics = json.loads(latest_version(reports / "metrics.json").read_text())
+    history = pd.read_csv(
+        saved(trained_project, "08_reporting/training_history.csv", version)
+    )
+    metrics = json.loads(
+        saved(trained_project, "08_reporting/metrics.json", version).read_text()
+    )
 
     for name in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
         logged = client.get_metric_history(training_run.info.run_id, name)
@@ -128,7 +140,7 @@ def test_a_run_logs_its_reports_and_figures(client, training_run):
 
 
 def test_the_logged_model_is_registered_and_predicts_as_the_catalogs(
-    client, training_run, trained_project
+    client, training_run, version, trained_project
 ):
     (registered,) = [
         version
@@ -138,7 +150,7 @@ def test_the_logged_model_is_registered_and_predicts_as_the_catalogs(
     uri = f"models:/mnist-cnn/{registered.version}"
     x_test = np.load(trained_project / "data/05_model_input/x_test.npy")[:500]
     catalog_model = keras.models.load_model(
-        latest_version(trained_project / "data/06_models/mnist_cnn.keras")
+        saved(trained_project, "06_models/mnist_cnn.keras", version)
     )
 
     logged = Model.load(uri)
@@ -159,10 +171,8 @@ def test_the_logged_model_is_registered_and_predicts_as_the_catalogs(
 
 
 def test_evaluating_an_older_model_logs_a_run_naming_its_version(
-    client, trained_project
+    client, version, trained_project
 ):
-    version = model_version(trained_project)
-
     run = run_kedro(
         trained_project,
         "--pipelines",

@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
         "--model-version",
-        help="a version folder of data/06_models/mnist_cnn.keras; default: the latest",
+        help="a version folder of the served model (data/06_models/mnist_cnn.keras, "
+        "or its export for --runtime); default: the latest",
     )
     parser.add_argument(
         "--runtime",

@@ -21,12 +21,12 @@ class ProjectSession(KedroSession):
     """
 
     def run(self, *args: Any, pipeline_names: list[str] | None = None, **kwargs: Any):
-        # Kedro hands over parameters that nodes type as pydantic models as
-        # such; validating again takes either form.
-        training = self.load_context().params["training"]
-        if (
-            pipeline_names in (None, [], ["__default__"])
-            and TrainingParams.model_validate(training).model == ENSEMBLE
+        # Only a whole run reads the parameters here, before Kedro does. Kedro
+        # hands over parameters that nodes type as pydantic models as such;
+        # validating again takes either form.
+        if pipeline_names in (None, [], ["__default__"]) and (
+            TrainingParams.model_validate(self.load_context().params["training"]).model
+            == ENSEMBLE
         ):
             pipeline_names = ["best"]
         return super().run(*args, pipeline_names=pipeline_names, **kwargs)

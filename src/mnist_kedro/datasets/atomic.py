@@ -25,7 +25,7 @@ from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.tensorflow import TensorFlowModelDataset as _TensorFlowModelDataset
 
-from .partial_files import log_artifact, partial_name
+from .partial_files import log_artifact, move_into_place, partial_name
 
 
 def _atomic(dataset_class: type) -> type:
@@ -56,7 +56,7 @@ def _atomic(dataset_class: type) -> type:
             finally:
                 self._partial_name = None
             saved = get_filepath_str(target, self._protocol)
-            self._fs.mv(partial, saved)
+            move_into_place(self._fs, partial, saved)
             if self._mlflow_artifact_path is not None:
                 log_artifact(self._fs, saved, self._mlflow_artifact_path)
 

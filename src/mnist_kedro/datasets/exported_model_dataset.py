@@ -18,7 +18,7 @@ from kedro.io.core import (
 
 from mnist_kedro.model.runtimes import PREDICTOR_OF_FORMAT
 
-from .partial_files import partial_name
+from .partial_files import move_into_place, partial_name
 
 if TYPE_CHECKING:  # the dataset loads without TensorFlow (ONNX, LiteRT)
     import keras
@@ -101,10 +101,8 @@ class ExportedModelDataset(AbstractVersionedDataset):
             self._fs.mkdirs(str(PurePosixPath(partial).parent), exist_ok=True)
             try:
                 self._fs.put(exported, partial, recursive=True)
-                self._fs.mv(
-                    partial,
-                    get_filepath_str(target, self._protocol),
-                    recursive=True,
+                move_into_place(
+                    self._fs, partial, get_filepath_str(target, self._protocol)
                 )
             except BaseException:
                 if self._fs.exists(partial):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import urllib.error
 import urllib.request
-from pathlib import Path
+from copy import deepcopy
 from typing import Any
 
+import fsspec
 import numpy as np
 from kedro.io.core import AbstractDataset, DatasetError
 
@@ -31,7 +32,8 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
 
     - ``idx``: a folder holding the four standard IDX files
       (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-      ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``), each plain or gzipped;
+      ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``), each plain or
+      gzipped, on any fsspec filesystem (a local path, ``s3://bucket/prefix``);
     - ``tfds``: a TensorFlow Datasets image dataset, downloaded once into
       ``tfds.path``. Without network it fails within ``tfds.download_timeout``
       seconds, where TFDS itself would retry for minutes;
@@ -49,6 +51,7 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
           type: mnist_kedro.datasets.MnistSourceDataset
           source: ${runtime_params:ingestion.source, auto}
           path: ${runtime_params:ingestion.idx_dir, data/01_raw/mnist}
+          credentials: object_storage   # for a folder on object storage
           tfds:
             name: mnist
             path: data/01_raw/tfds
@@ -70,15 +73,20 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
         path: str,
         source: str = "auto",
         tfds: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Creates a new ``MnistSourceDataset``.
 
         Args:
-            path: Folder of the four IDX files.
+            path: Folder of the four IDX files, with an optional fsspec
+                protocol prefix.
             source: ``auto``, ``idx`` or ``tfds``.
-            tfds: ``name`` of the TFDS dataset, ``path`` of its download folder,
-                ``download_timeout`` in seconds.
+            tfds: ``name`` of the TFDS dataset, ``path`` of its (local)
+                download folder, ``download_timeout`` in seconds.
+            credentials: Credentials for the folder's filesystem, passed to ``fsspec``.
+            fs_args: Extra arguments for the folder's ``fsspec`` filesystem.
             metadata: Any arbitrary metadata; ignored by Kedro, used by kedro-viz.
         """
         if source not in SOURCES:
@@ -86,7 +94,11 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
                 f"ingestion.source is {source!r}; use one of {', '.join(SOURCES)}."
             )
         self._source = source
-        self._idx_dir = Path(path)
+        self._idx_dir = str(path).rstrip("/")
+        self._filesystem_args = {**deepcopy(credentials or {}), **deepcopy(fs_args or {})}
+        self._fs, self._idx_root = fsspec.core.url_to_fs(
+            self._idx_dir, **self._filesystem_args
+        )
         self._tfds = {**_DEFAULT_TFDS, **(tfds or {})}
         self.metadata = metadata
 
@@ -104,7 +116,7 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
         return self._source != "idx" and self._tfds_builder().is_prepared()
 
     def _describe(self) -> dict[str, Any]:
-        return {"source": self._source, "path": str(self._idx_dir), "tfds": self._tfds}
+        return {"source": self._source, "path": self._idx_dir, "tfds": self._tfds}
 
     def resolved_source(self) -> str:
         """``idx`` or ``tfds``: where ``load`` reads from."""
@@ -118,10 +130,11 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
         )
         return "tfds"
 
-    def _idx_file(self, stem: str) -> Path | None:
+    def _idx_file(self, stem: str) -> str | None:
+        """The file's path in the folder's filesystem, plain or gzipped, if there."""
         for name in (stem, f"{stem}.gz"):
-            if (self._idx_dir / name).is_file():
-                return self._idx_dir / name
+            if self._fs.isfile(f"{self._idx_root}/{name}"):
+                return f"{self._idx_dir}/{name}"
         return None
 
     def _missing_idx_files(self) -> list[str]:
@@ -136,8 +149,9 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
             )
         return {
             split: IdxDataset(
-                filepath=str(self._idx_file(stem)),
+                filepath=self._idx_file(stem),
                 shape=[None, None, None] if "images" in split else [None],
+                fs_args=self._filesystem_args,
             ).load()
             for split, stem in SPLIT_FILES.items()
         }

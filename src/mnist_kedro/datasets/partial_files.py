@@ -1,5 +1,9 @@
 """Where files are written before they are renamed into place, and how a
-saved file becomes an MLflow artifact."""
+saved file becomes an MLflow artifact.
+
+On object storage (S3 and the like) a "rename" is a server-side copy of each
+object, then its deletion: every object appears complete or not at all, and
+the partial objects are gone once the copy is done."""
 
 import tempfile
 import uuid
@@ -34,7 +38,19 @@ def atomic_write(fs: AbstractFileSystem, path: str) -> Iterator[IO[bytes]]:
         if fs.exists(partial):
             fs.rm(partial)
         raise
-    fs.mv(partial, path)
+    move_into_place(fs, partial, path)
+
+
+def move_into_place(fs: AbstractFileSystem, partial: str, path: str) -> None:
+    """Renames the file or folder ``partial`` to ``path``: at once on a local
+    disk; object by object on object storage, where a folder is only a common
+    prefix of its objects (s3fs cannot move the prefix itself)."""
+    if isinstance(fs, LocalFileSystem) or not fs.isdir(partial):
+        fs.mv(partial, path)
+        return
+    for source in fs.find(partial):
+        fs.copy(source, path + source[len(partial) :])
+    fs.rm(partial, recursive=True)
 
 
 def log_artifact(fs: AbstractFileSystem, path: str, artifact_path: str) -> None:

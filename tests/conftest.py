@@ -11,6 +11,7 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro_project import EXPERIMENT, copy_project, quick_run_params, run_session
 from mlflow import MlflowClient
+from object_storage import S3Server, seaweedfs_s3
 
 from mnist_kedro.datasets import IdxDataset
 from mnist_kedro.datasets.mnist_source_dataset import SPLIT_FILES
@@ -108,3 +109,11 @@ def trained_project(tmp_path_factory, project_root, mnist_idx_dir) -> Path:
     project = copy_project(project_root, tmp_path_factory.mktemp("project"))
     run_session(project, quick_run_params(mnist_idx_dir))
     return project
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[S3Server]:
+    """One real S3-compatible server (SeaweedFS) on loopback for the session;
+    each test takes a bucket of its own (``S3Server.new_bucket``)."""
+    with seaweedfs_s3(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server

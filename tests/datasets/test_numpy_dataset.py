@@ -60,3 +60,55 @@ def test_checks_what_it_loads_and_names_the_file(tmp_path, array, message):
         checked.load()
     with pytest.raises(DatasetError, match=message):
         checked.save(array)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"PK\x03\x04 a zip, say", r"x.npy: not a NumPy .npy file, or a corrupt one"),
+        (
+            b"\x93NUMPY\x01\x00\x10\x00{'descr'",
+            r"x.npy: not a NumPy .npy file, or a corrupt one",
+        ),
+    ],
+)
+def test_a_corrupt_file_is_named_with_what_to_do(tmp_path, content, message):
+    (tmp_path / "x.npy").write_bytes(content)
+
+    with pytest.raises(
+        DatasetError, match=message + r".*Run the stage that writes it again"
+    ):
+        NumpyDataset(filepath=str(tmp_path / "x.npy")).load()
+
+
+def test_a_truncated_file_fails_before_allocating_what_its_header_promises(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((4, 28, 28, 1), np.float32))
+    content = (tmp_path / "x.npy").read_bytes()
+    # A header promising 10**12 images (about 3 PB) over the same few bytes.
+    hostile = content.replace(b"(4, 28, 28, 1)", b"(1000000000000, 28, 28, 1)")
+    (tmp_path / "huge.npy").write_bytes(hostile)
+    (tmp_path / "x.npy").write_bytes(content[:-10])
+
+    with pytest.raises(
+        DatasetError,
+        match=r"x.npy: the header promises shape \(4, 28, 28, 1\) of float32 \(12544 bytes of data\) but 12534 bytes follow it",
+    ):
+        NumpyDataset(filepath=str(tmp_path / "x.npy")).load()
+    with pytest.raises(
+        DatasetError,
+        match=r"huge.npy: the header promises shape \(1000000000000, 28, 28, 1\)",
+    ):
+        NumpyDataset(filepath=str(tmp_path / "huge.npy")).load()
+
+
+def test_a_file_of_python_objects_is_never_loaded(tmp_path):
+    np.save(
+        tmp_path / "x.npy",
+        np.array([{"not": "an array"}], dtype=object),
+        allow_pickle=True,
+    )
+
+    with pytest.raises(
+        DatasetError, match=r"x.npy: holds Python objects, which are never loaded"
+    ):
+        NumpyDataset(filepath=str(tmp_path / "x.npy")).load()

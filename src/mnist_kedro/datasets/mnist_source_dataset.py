@@ -95,7 +95,10 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
             )
         self._source = source
         self._idx_dir = str(path).rstrip("/")
-        self._filesystem_args = {**deepcopy(credentials or {}), **deepcopy(fs_args or {})}
+        self._filesystem_args = {
+            **deepcopy(credentials or {}),
+            **deepcopy(fs_args or {}),
+        }
         self._fs, self._idx_root = fsspec.core.url_to_fs(
             self._idx_dir, **self._filesystem_args
         )

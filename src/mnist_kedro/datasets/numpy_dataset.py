@@ -2,16 +2,55 @@
 
 from __future__ import annotations
 
+import math
 from copy import deepcopy
 from pathlib import PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 import fsspec
 import numpy as np
-from kedro.io.core import AbstractDataset, get_filepath_str, get_protocol_and_path
+from kedro.io.core import (
+    AbstractDataset,
+    DatasetError,
+    get_filepath_str,
+    get_protocol_and_path,
+)
 
 from .array_checks import check_array
 from .partial_files import atomic_write
+
+
+def check_npy_header(file: IO[bytes], path: str, size: int) -> None:
+    """Reads the ``.npy`` header of ``file`` (of ``size`` bytes) and raises
+    ``DatasetError`` naming ``path`` unless it is one, of plain data, followed
+    by exactly the bytes it promises: a corrupt, truncated or hostile file fails
+    before NumPy allocates what its header claims. Leaves ``file`` at its start.
+    """
+    advice = "Run the stage that writes it again."
+    try:
+        version = np.lib.format.read_magic(file)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(file)
+    except ValueError as error:
+        raise DatasetError(
+            f"{path}: not a NumPy .npy file, or a corrupt one ({error}). {advice}"
+        ) from None
+    if dtype.hasobject:
+        raise DatasetError(
+            f"{path}: holds Python objects, which are never loaded (loading them "
+            f"could run code). {advice}"
+        )
+    promised = math.prod(shape) * dtype.itemsize
+    if size - file.tell() != promised:
+        raise DatasetError(
+            f"{path}: the header promises shape {shape} of {dtype} ({promised} "
+            f"bytes of data) but {size - file.tell()} bytes follow it. {advice}"
+        )
+    file.seek(0)
 
 
 class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
@@ -81,6 +120,7 @@ class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
     def load(self) -> np.ndarray:
         path = get_filepath_str(self._filepath, self._protocol)
         with self._fs.open(path, "rb") as file:
+            check_npy_header(file, path, self._fs.size(path))
             array = np.load(file, allow_pickle=False)
         check_array(array, path, **self._checks)
         return array

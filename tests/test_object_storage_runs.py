@@ -1,0 +1,209 @@
+"""`kedro run --env s3`: every dataset of the catalog in a bucket of a real
+S3-compatible server (SeaweedFS on loopback), nothing under ``data/``; a stage
+runs alone from the bucket, an older version re-evaluates, a corrupt object
+fails as a corrupt file does."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from kedro.framework.project import pipelines
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro_project import EXPERIMENT, copy_project, run_kedro
+from mlflow import MlflowClient
+
+from mnist_kedro.datasets import IdxDataset
+
+pytestmark = [pytest.mark.e2e, pytest.mark.object_storage]
+
+QUICK_RUN = (
+    "preprocessing.train_limit=2000,training.presets.fast.epochs=2,"
+    "training.presets.fast.warmup_epochs=1,export.check_images=100"
+)
+CORRUPT_IDX = b"PK\x03\x04 this is a zip archive, not an IDX file"
+
+
+def run_on_s3(project: Path, s3_server, data_root: str, *args: str):
+    return run_kedro(
+        project,
+        "--env",
+        "s3",
+        *args,
+        **s3_server.aws_environment(),
+        MNIST_KEDRO_DATA_ROOT=data_root,
+    )
+
+
+def metric_versions(s3_server, data_root: str) -> list[str]:
+    fs = s3_server.filesystem()
+    return sorted(fs.ls(f"{data_root}/08_reporting/metrics.json"))
+
+
+def metrics_of(s3_server, version_folder: str) -> dict:
+    return json.loads(s3_server.filesystem().cat(f"{version_folder}/metrics.json"))
+
+
+@pytest.fixture(scope="module")
+def s3_project(tmp_path_factory, project_root, mnist_idx_dir, s3_server):
+    """A copy of the project after one quick whole run with ``--env s3``, its
+    data in a bucket of its own; with the run's output and data root."""
+    project = copy_project(project_root, tmp_path_factory.mktemp("s3_project"))
+    data_root = f"s3://{s3_server.new_bucket()}/mnist-kedro"
+    run = run_on_s3(
+        project,
+        s3_server,
+        data_root,
+        "--params",
+        f"ingestion.idx_dir={mnist_idx_dir},{QUICK_RUN}",
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    return project, data_root
+
+
+def test_a_whole_run_writes_every_dataset_into_the_bucket_and_nothing_under_data(
+    s3_project, s3_server, monkeypatch
+):
+    project, data_root = s3_project
+    for name, value in s3_server.aws_environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MNIST_KEDRO_DATA_ROOT", data_root)
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env="s3") as session:
+        catalog = session.load_context().catalog
+    persisted = {
+        name: catalog.config_resolver.resolve_pattern(name)["filepath"]
+        for name in pipelines["__default__"].datasets()
+        if "filepath" in catalog.config_resolver.resolve_pattern(name)
+    }
+
+    # 4 IDX files, 5 arrays, the model, its 3 exports, 10 reports and figures,
+    # the predictions and the history
+    assert len(persisted) == 23
+    for name, filepath in persisted.items():
+        assert filepath.startswith(f"{data_root}/"), name
+        assert catalog.exists(name), f"{name} is not in the bucket"
+    # Every object belongs to a dataset: no partial object, nothing else.
+    for key in s3_server.filesystem().find(data_root):
+        assert any(
+            f"s3://{key}" == path or f"s3://{key}".startswith(f"{path}/")
+            for path in persisted.values()
+        ), key
+    assert not [path for path in (project / "data").rglob("*") if path.is_file()]
+
+
+def test_the_runs_reports_come_from_the_bucket_into_mlflow(s3_project, mlflow_store):
+    project, data_root = s3_project
+    client = MlflowClient(mlflow_store)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    (run,) = client.search_runs(
+        [experiment.experiment_id], f"tags.project_path = '{project}'"
+    )
+
+    logged = client.download_artifacts(run.info.run_id, "reports/metrics.json")
+
+    assert json.loads(Path(logged).read_text())["n_train"] == 1800
+
+
+def test_the_evaluation_runs_alone_from_the_bucket_with_credentials_in_conf_local(
+    s3_project, s3_server, monkeypatch
+):
+    """The other way to give the bucket and its credentials: the default
+    configuration environment with conf/local/globals.yml and
+    conf/local/credentials.yml, and no AWS variable at all."""
+    project, data_root = s3_project
+    before = metric_versions(s3_server, data_root)
+    (project / "conf" / "local" / "globals.yml").write_text(
+        yaml.safe_dump({"data_root": data_root})
+    )
+    (project / "conf" / "local" / "credentials.yml").write_text(
+        yaml.safe_dump({"object_storage": s3_server.credentials()})
+    )
+
+    for name in os.environ:
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    try:
+        evaluation = run_kedro(project, "--pipelines", "evaluation")
+    finally:
+        for name in ("globals.yml", "credentials.yml"):
+            (project / "conf" / "local" / name).unlink()
+
+    assert evaluation.returncode == 0, evaluation.stderr[-5000:]
+    after = metric_versions(s3_server, data_root)
+    assert after[:-1] == before and len(after) == len(before) + 1
+    assert metrics_of(s3_server, after[-1]) == metrics_of(s3_server, before[0])
+    assert not (project / "data").exists() or not any(
+        path.is_file() for path in (project / "data").rglob("*")
+    )
+
+
+def test_an_older_model_version_re_evaluates_from_the_bucket(s3_project, s3_server):
+    project, data_root = s3_project
+    fs = s3_server.filesystem()
+    first_model = sorted(fs.ls(f"{data_root}/06_models/mnist_cnn.keras"))[0]
+    first_metrics = metrics_of(s3_server, metric_versions(s3_server, data_root)[0])
+    retrained = run_on_s3(
+        project,
+        s3_server,
+        data_root,
+        "--pipelines",
+        "training,evaluation",
+        "--params",
+        QUICK_RUN.replace("epochs=2", "epochs=3"),
+    )
+    assert retrained.returncode == 0, retrained.stderr[-5000:]
+    models = s3_server.filesystem().ls(f"{data_root}/06_models/mnist_cnn.keras")
+    assert len(models) == 2
+
+    older = run_on_s3(
+        project,
+        s3_server,
+        data_root,
+        "--pipelines",
+        "evaluation",
+        "--load-versions",
+        f"mnist_cnn:{Path(first_model).name}",
+    )
+
+    assert older.returncode == 0, older.stderr[-5000:]
+    newest = metrics_of(s3_server, metric_versions(s3_server, data_root)[-1])
+    assert newest["test_accuracy"] == first_metrics["test_accuracy"]
+
+
+def test_a_corrupt_object_fails_as_a_corrupt_file_and_destroys_nothing(
+    s3_project, s3_server, tmp_path
+):
+    project, data_root = s3_project
+    fs = s3_server.filesystem()
+    labels = f"{data_root.removeprefix('s3://')}/02_intermediate/t10k-labels-idx1-ubyte"
+    genuine = fs.cat(labels)
+    before = sorted(fs.find(data_root))
+    fs.pipe(labels, CORRUPT_IDX)
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(CORRUPT_IDX)
+    with pytest.raises(Exception, match="bad magic number") as on_disk:
+        IdxDataset(filepath=str(tmp_path / "t10k-labels-idx1-ubyte")).load()
+
+    try:
+        evaluation = run_on_s3(
+            project, s3_server, data_root, "--pipelines", "evaluation"
+        )
+        after = sorted(s3_server.filesystem().find(data_root))
+    finally:
+        fs.pipe(labels, genuine)
+
+    assert evaluation.returncode != 0
+    problem = str(on_disk.value).split("t10k-labels-idx1-ubyte: ", 1)[1]
+    assert f"{labels}: {problem}" in re.sub(r"\s+", " ", evaluation.stderr)
+    # Nothing removed, no partial object, no evaluation of the corrupt labels
+    # (the training curves, which do not need them, may have a new version).
+    assert set(before) <= set(after)
+    assert not [key for key in after if ".partial" in key]
+    assert [key for key in after if "/metrics.json/" in key] == [
+        key for key in before if "/metrics.json/" in key
+    ]

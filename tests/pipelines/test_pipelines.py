@@ -67,7 +67,7 @@ def test_stages_connect_through_persisted_datasets(registered, project_root):
     config = OmegaConfigLoader(
         str(project_root / "conf"), base_env="base", default_run_env="local"
     )
-    catalog = DataCatalog.from_config(config["catalog"])
+    catalog = DataCatalog.from_config(config["catalog"], config["credentials"])
     for stage, following in zip(STAGES, STAGES[1:]):
         shared = registered[stage].outputs() & registered[following].inputs()
         assert shared, f"{stage} hands nothing to {following}"

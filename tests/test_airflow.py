@@ -202,25 +202,19 @@ def overlap(first: dict, second: dict) -> bool:
 
 
 def test_a_scheduler_runs_two_dag_runs_at_once_with_tasks_side_by_side(
-    deployment, scheduler, mnist_idx_dir
+    deployment, scheduler
 ):
+    """Two runs of the evaluation DAG on the model that `airflow dags test`
+    trained (the whole DAG's runs take minutes more on two cores, for the same
+    scheduling)."""
     env = scheduler
     for run_id in ("first", "second"):
-        airflow(
-            env,
-            "dags",
-            "trigger",
-            DAG,
-            "--run-id",
-            run_id,
-            "-c",
-            quick_conf(mnist_idx_dir),
-        )
+        airflow(env, "dags", "trigger", EVALUATION_DAG, "--run-id", run_id)
 
-    states = wait_for_dag_runs(env, DAG, ["first", "second"], timeout=900)
+    states = wait_for_dag_runs(env, EVALUATION_DAG, ["first", "second"], timeout=900)
 
     assert states == {"first": "success", "second": "success"}
-    tasks = {run_id: task_instances(env, DAG, run_id) for run_id in states}
+    tasks = {run_id: task_instances(env, EVALUATION_DAG, run_id) for run_id in states}
     spans = {
         run_id: {
             "start_date": min(t["start_date"] for t in run.values()),
@@ -236,13 +230,11 @@ def test_a_scheduler_runs_two_dag_runs_at_once_with_tasks_side_by_side(
         for b in INDEPENDENT_TASKS
         if a < b
     )
-    # One MLflow run per DAG run, each about the model that DAG run trained.
-    (first,) = mlflow_runs(env, f"{DAG} first")
-    (second,) = mlflow_runs(env, f"{DAG} second")
-    for run in (first, second):
+    # One MLflow run per DAG run.
+    for run_id in states:
+        (run,) = mlflow_runs(env, f"{EVALUATION_DAG} {run_id}")
         assert run.info.status == "FINISHED"
-        assert {"test_accuracy", "val_accuracy"} <= set(run.data.metrics)
-    assert first.data.tags["mnist_cnn_version"] != second.data.tags["mnist_cnn_version"]
+        assert "test_accuracy" in run.data.metrics
 
 
 def test_a_corrupt_object_fails_its_task_and_clearing_it_finishes_the_run(
@@ -293,6 +285,13 @@ def test_a_corrupt_object_fails_its_task_and_clearing_it_finishes_the_run(
     assert {key: after.get(key) for key in before} == before  # nothing lost
     assert not [key for key in after if ".partial" in key]
 
+    # A newer version of the predictions, unreadable, as another DAG run could
+    # save meanwhile: the retried task must load its own run's, not the latest.
+    predictions = f"{data_root}/07_model_output/test_predictions.csv"
+    fs.pipe(
+        f"{predictions}/2099-01-01T00.00.00.000Z/test_predictions.csv",
+        b"not,a\ntable,0\n",
+    )
     airflow(
         env,
         "tasks",

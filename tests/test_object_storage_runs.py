@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from kedro.framework.project import pipelines
@@ -19,6 +20,7 @@ from kedro_project import EXPERIMENT, copy_project, run_kedro
 from mlflow import MlflowClient
 
 from mnist_kedro.datasets import IdxDataset
+from mnist_kedro.serving.model import load_served_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.object_storage]
 
@@ -207,3 +209,23 @@ def test_a_corrupt_object_fails_as_a_corrupt_file_and_destroys_nothing(
     assert [key for key in after if "/metrics.json/" in key] == [
         key for key in before if "/metrics.json/" in key
     ]
+
+
+def test_the_service_serves_the_model_from_the_bucket(
+    s3_project, s3_server, monkeypatch
+):
+    project, data_root = s3_project
+    for name, value in s3_server.aws_environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MNIST_KEDRO_DATA_ROOT", data_root)
+    latest = max(
+        s3_server.filesystem().ls(f"{data_root}/06_models/exported/mnist_cnn.onnx")
+    )
+
+    served = load_served_model(project, runtime="onnx", env="s3")
+
+    assert served.version == Path(latest).name
+    images = np.zeros((2, 28, 28, 1), np.float32)
+    probabilities = served.predict(images)
+    assert probabilities.shape == (2, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)

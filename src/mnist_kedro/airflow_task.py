@@ -9,8 +9,10 @@ Three things make the tasks of one DAG run behave as one ``kedro run``:
 - each task loads the versions of its inputs that its upstream tasks saved in
   this DAG run (handed down as the tasks' return values, Airflow's XComs), not
   the latest ones, which another DAG run may have saved meanwhile;
-- all of them log into one MLflow run, started by the first task (its id handed
-  down the same way); kedro-mlflow logs into a run that is already active.
+- all of them log into one MLflow run, tagged with the DAG run: the DAG's
+  first root task (by task id) starts it, every other task finds it by its tags,
+  waiting for it if need be (two roots starting together would otherwise start
+  two); kedro-mlflow logs into a run that is already active.
 
 Airflow and the project are imported when a task runs, not when Airflow parses
 the DAG file.
@@ -19,10 +21,14 @@ the DAG file.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 PROJECT_PATH_VARIABLE = "MNIST_KEDRO_PROJECT_PATH"
+# How long a task waits for the first root task to start the MLflow run before
+# starting one of its own (that task would be stuck or gone).
+MLFLOW_RUN_WAIT_SECONDS = 600
 
 
 def run_nodes(
@@ -35,8 +41,8 @@ def run_nodes(
 ) -> dict[str, Any]:
     """Runs ``node_names`` of the pipeline ``pipeline_name`` for the current
     Airflow task, from the project folder (``MNIST_KEDRO_PROJECT_PATH``, else
-    the working directory). Returns what its downstream tasks need: the MLflow
-    run's id and the version of each versioned dataset it saved."""
+    the working directory). Returns what its downstream tasks need: the
+    version of each versioned dataset it saved."""
     import mlflow  # noqa: PLC0415
     from airflow.sdk import get_current_context  # noqa: PLC0415
     from kedro.framework.project import configure_project, pipelines, settings  # noqa: PLC0415
@@ -52,7 +58,6 @@ def run_nodes(
         for name, version in result["versions"].items()
         if name in nodes.inputs()
     }
-    mlflow_run_ids = {result["mlflow_run_id"] for result in upstream} - {None}
 
     working_directory = Path.cwd()
     os.chdir(project_path)  # relative paths of the configuration, as `kedro run`
@@ -64,9 +69,14 @@ def run_nodes(
             runtime_params=runtime_params(task_context["dag_run"].conf or {}),
         ) as session:
             catalog = session.load_context().catalog  # and MLflow set up
-            mlflow_run = mlflow.start_run(
-                run_id=min(mlflow_run_ids) if mlflow_run_ids else None,
-                run_name=_mlflow_run_name(task_context["dag_run"]),
+            dag_run = task_context["dag_run"]
+            tags = {"airflow_dag_id": dag_run.dag_id, "airflow_run_id": dag_run.run_id}
+            mlflow.start_run(
+                run_id=_mlflow_run_of(
+                    tags, starts_it=_is_first_root(task_context["ti"])
+                ),
+                run_name=f"{dag_run.dag_id} {dag_run.run_id}",
+                tags=tags,
             )
             status = "FAILED"
             try:
@@ -85,7 +95,6 @@ def run_nodes(
     finally:
         os.chdir(working_directory)
     return {
-        "mlflow_run_id": mlflow_run.info.run_id,
         "versions": {
             name: session.session_id
             for name in nodes.all_outputs()
@@ -114,5 +123,29 @@ def _upstream_results(task_instance: Any) -> list[dict[str, Any]]:
     return [result for result in results if result]
 
 
-def _mlflow_run_name(dag_run: Any) -> str:
-    return f"{dag_run.dag_id} {dag_run.run_id}"
+def _is_first_root(task_instance: Any) -> bool:
+    """Whether the task is the DAG's first task without upstream (by task id)."""
+    return task_instance.task_id == min(
+        task.task_id for task in task_instance.task.dag.roots
+    )
+
+
+def _mlflow_run_of(tags: dict[str, str], *, starts_it: bool) -> str | None:
+    """The id of the MLflow run carrying ``tags`` in the active experiment;
+    ``None`` (start one) if there is none and this task ``starts_it``, else
+    once ``MLFLOW_RUN_WAIT_SECONDS`` have passed without one."""
+    import mlflow  # noqa: PLC0415
+
+    query = " and ".join(f"tags.{name} = '{value}'" for name, value in tags.items())
+    deadline = time.monotonic() + MLFLOW_RUN_WAIT_SECONDS
+    while True:
+        runs = mlflow.search_runs(
+            filter_string=query,
+            order_by=["attributes.start_time ASC"],
+            output_format="list",
+        )
+        if runs:
+            return runs[0].info.run_id
+        if starts_it or time.monotonic() > deadline:
+            return None
+        time.sleep(2)

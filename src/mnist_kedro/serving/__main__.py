@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--project-path", type=Path, default=Path.cwd(), help="default: this folder"
     )
+    parser.add_argument(
+        "--env",
+        help="the Kedro configuration environment to read the model from, e.g. s3 "
+        "(kedro run --env s3); default: Kedro's (local)",
+    )
     args = parser.parse_args(argv)
     if args.model_uri and (args.model_version or args.runtime != "tensorflow"):
         parser.error("--model-uri names the model: drop --model-version and --runtime")
@@ -51,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
             args.model_version,
             args.runtime,
             args.model_uri,
+            args.env,
         )
     except NoTrainedModelError as error:
         sys.exit(str(error))

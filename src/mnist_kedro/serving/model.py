@@ -42,15 +42,17 @@ def load_served_model(
     version: str | None = None,
     runtime: str = "tensorflow",
     model_uri: str | None = None,
+    env: str | None = None,
 ) -> ServedModel:
     """The latest trained model of the project (or ``version``) on ``runtime``,
     or the MLflow model ``model_uri`` (e.g. ``models:/mnist-cnn/3``, on
-    TensorFlow), with the project's class names."""
+    TensorFlow), with the project's class names; from the configuration
+    environment ``env`` (e.g. ``s3``), by default Kedro's."""
     bootstrap_project(project_path)
     if model_uri:
         # A session, so that kedro-mlflow's hook sets up the tracking store of
         # the project's mlflow.yml.
-        with KedroSession.create(project_path=project_path) as session:
+        with KedroSession.create(project_path=project_path, env=env) as session:
             class_names = list(session.load_context().params["class_names"])
             predict = _keras_predictor(_mlflow_model(model_uri))
         return ServedModel(predict, class_names, model_uri, "tensorflow")
@@ -59,7 +61,7 @@ def load_served_model(
     # Paths in the configuration are taken from the project folder.
     with contextlib.chdir(project_path):
         config = settings.CONFIG_LOADER_CLASS(
-            conf_source=settings.CONF_SOURCE, **settings.CONFIG_LOADER_ARGS
+            conf_source=settings.CONF_SOURCE, env=env, **settings.CONFIG_LOADER_ARGS
         )
         try:
             credentials = config["credentials"]

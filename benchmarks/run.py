@@ -150,7 +150,7 @@ def smoke_params() -> dict:
     model = configured_training()["model"]
     return {
         "preprocessing.train_limit": 2000,
-        f"training.presets.{model}.epochs": 3,
+        f"training.presets.{model}.epochs": 2,
     }
 
 
@@ -307,7 +307,7 @@ def training_throughput(arrays: Path, repeats: int, epochs: int) -> dict:
 
 
 def time_to_accuracy(arrays: Path, preset: str, smoke: bool) -> dict:
-    epochs = 3 if smoke else None
+    epochs = 2 if smoke else None
     curve = in_worker(
         "accuracy_curve", arrays=str(arrays), preset=preset, epochs=epochs
     )

@@ -171,10 +171,12 @@ def free_port() -> int:
     raise RuntimeError("no free port between 20000 and 32000")
 
 
-def stop_process_group(process: subprocess.Popen) -> None:
+def stop_process_group(
+    process: subprocess.Popen, stop_signal: int = signal.SIGTERM
+) -> None:
     """Stops a process and every child it started (the group may be gone already)."""
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, stop_signal)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -189,10 +191,11 @@ def running_server(
     ready_url: str,
     log_path: Path,
     env: dict[str, str] | None = None,
+    stop_signal: int = signal.SIGTERM,
 ):
     """Runs a server in a process group of its own until the block ends, once
     ``ready_url`` answers; fails with the server's log if it never does.
-    ``env`` adds to the environment."""
+    ``env`` adds to the environment; ``stop_signal`` stops it."""
     with log_path.open("w") as log:
         server = subprocess.Popen(
             command,
@@ -216,7 +219,7 @@ def running_server(
                 time.sleep(1)
         yield
     finally:
-        stop_process_group(server)
+        stop_process_group(server, stop_signal)
 
 
 def require_chromium() -> None:

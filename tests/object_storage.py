@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -112,7 +113,15 @@ def seaweedfs_s3(folder: Path) -> Iterator[S3Server]:
         "-s3.port.lance=0",
     ]
     endpoint = f"http://127.0.0.1:{s3}"
-    with running_server(command, folder, f"{endpoint}/healthz", folder / "weed.log"):
+    # Killed at the end: its graceful shutdown takes 20-30 s, for data that the
+    # tests throw away.
+    with running_server(
+        command,
+        folder,
+        f"{endpoint}/healthz",
+        folder / "weed.log",
+        stop_signal=signal.SIGKILL,
+    ):
         server = S3Server(endpoint)
         # The gateway answers before the filer behind it takes requests.
         deadline = time.monotonic() + 60

@@ -134,7 +134,7 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
         return "tfds"
 
     def _idx_file(self, stem: str) -> str | None:
-        """The file's path in the folder's filesystem, plain or gzipped, if there."""
+        """The file's path (or URL) in the folder, plain or gzipped, if there."""
         for name in (stem, f"{stem}.gz"):
             if self._fs.isfile(f"{self._idx_root}/{name}"):
                 return f"{self._idx_dir}/{name}"

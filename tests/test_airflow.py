@@ -101,10 +101,11 @@ def deployment(tmp_path_factory, project_root, s3_server):
 
 
 def mlflow_runs(env: dict[str, str], name: str) -> list:
+    """The MLflow runs named ``name`` (SQL LIKE: ``%`` for any text)."""
     client = MlflowClient(env["MLFLOW_TRACKING_URI"])
     experiment = client.get_experiment_by_name(EXPERIMENT)
     return client.search_runs(
-        [experiment.experiment_id], f"attributes.run_name = '{name}'"
+        [experiment.experiment_id], f"attributes.run_name LIKE '{name}'"
     )
 
 
@@ -172,17 +173,7 @@ def test_airflow_dags_test_runs_the_whole_dag_with_its_data_in_the_bucket(
         "06_models/exported/mnist_cnn.onnx",
     ):
         assert len(fs.ls(f"{data_root}/{dataset}")) == 1, dataset
-    (run,) = [
-        run
-        for run in MlflowClient(env["MLFLOW_TRACKING_URI"]).search_runs(
-            [
-                MlflowClient(env["MLFLOW_TRACKING_URI"])
-                .get_experiment_by_name(EXPERIMENT)
-                .experiment_id
-            ]
-        )
-        if run.info.run_name.startswith(f"{DAG} manual__")
-    ]
+    (run,) = mlflow_runs(env, f"{DAG} manual__%")
     assert {"test_accuracy", "val_accuracy"} <= set(run.data.metrics)
     assert run.info.status == "FINISHED"
 

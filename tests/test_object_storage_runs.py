@@ -68,13 +68,19 @@ def s3_project(tmp_path_factory, project_root, mnist_idx_dir, s3_server):
     return project, data_root
 
 
-def test_a_whole_run_writes_every_dataset_into_the_bucket_and_nothing_under_data(
-    s3_project, s3_server, monkeypatch
-):
-    project, data_root = s3_project
+@pytest.fixture
+def s3_environment(s3_project, s3_server, monkeypatch) -> None:
+    """This process pointed at the bucket of ``s3_project``, as `--env s3` runs are."""
     for name, value in s3_server.aws_environment().items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("MNIST_KEDRO_DATA_ROOT", data_root)
+    monkeypatch.setenv("MNIST_KEDRO_DATA_ROOT", s3_project[1])
+
+
+@pytest.mark.usefixtures("s3_environment")
+def test_a_whole_run_writes_every_dataset_into_the_bucket_and_nothing_under_data(
+    s3_project, s3_server
+):
+    project, data_root = s3_project
     bootstrap_project(project)
     with KedroSession.create(project_path=project, env="s3") as session:
         catalog = session.load_context().catalog
@@ -204,13 +210,9 @@ def test_a_corrupt_object_fails_as_a_corrupt_file_and_destroys_nothing(
     ]
 
 
-def test_the_service_serves_the_model_from_the_bucket(
-    s3_project, s3_server, monkeypatch
-):
+@pytest.mark.usefixtures("s3_environment")
+def test_the_service_serves_the_model_from_the_bucket(s3_project, s3_server):
     project, data_root = s3_project
-    for name, value in s3_server.aws_environment().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("MNIST_KEDRO_DATA_ROOT", data_root)
     latest = max(
         s3_server.filesystem().ls(f"{data_root}/06_models/exported/mnist_cnn.onnx")
     )

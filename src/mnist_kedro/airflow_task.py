@@ -52,11 +52,12 @@ def run_nodes(
     project_path = Path(os.environ.get(PROJECT_PATH_VARIABLE, Path.cwd())).resolve()
     configure_project(package_name)
     nodes = pipelines[pipeline_name].only_nodes(*node_names)
+    inputs = nodes.inputs()
     saved_versions = {
         name: version
         for result in upstream
         for name, version in result["versions"].items()
-        if name in nodes.inputs()
+        if name in inputs
     }
 
     working_directory = Path.cwd()

@@ -5,7 +5,7 @@ design (preset) of member, on the real MNIST:
 
 For each preset, ``kedro run --pipelines best`` in a copy of the project in a
 temporary folder, every member switched to that preset (members two at a
-time under ``ParallelRunner``, one TensorFlow thread each, as the README runs
+time under ``ParallelRunner``, one TensorFlow thread each, as docs/ensemble.md runs
 ``best``); or, with ``--project``, the latest ``best`` run already in that
 project, whose members trained the one preset given. Then the test accuracy of
 the average of the first k members, for k = 1 … 4, against their training
@@ -28,6 +28,7 @@ from run import (
     PROJECT,
     copy_project,
     in_worker,
+    machine,
     report,
     script_arguments,
     timed,
@@ -54,6 +55,7 @@ def main() -> None:
         "--plot", type=Path, default=PROJECT / "docs" / "ensemble_sizes.png"
     )
     args = parser.parse_args()
+    report("Machine", {"this run": machine()})
     if args.project and len(args.presets) != 1:
         parser.error("--project takes the one preset its members trained")
 

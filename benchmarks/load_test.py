@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 from PIL import Image
-from run import script_arguments
+from run import machine, report, script_arguments
 
 from mnist_kedro.datasets import IdxDataset
 
@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=60)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    report("Machine", {"this run": machine()})
 
     bodies = digit_pngs(args.idx_dir)
     port = free_loopback_port()

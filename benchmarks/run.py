@@ -29,6 +29,7 @@ import argparse
 import csv
 import json
 import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -74,6 +75,7 @@ def main() -> None:
         sys.exit(f"{idx_dir} is not a folder: pass --idx-dir, the MNIST IDX files")
     presets = args.presets or list(configured_training()["presets"])
     results = {"machine": machine()}
+    report("Machine", {"this run": results["machine"]})
     with tempfile.TemporaryDirectory(prefix="mnist-kedro-bench-") as folder:
         project = copy_project(Path(folder) / "project")
         quick = smoke_params() if args.smoke else {}
@@ -126,9 +128,31 @@ def configured_training() -> dict:
     ]
 
 
+# The instruction sets that decide how fast TensorFlow's CPU kernels run.
+INSTRUCTION_SETS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
 def machine() -> dict:
+    """The machine the figures come from: a speed is only comparable with one
+    measured on the same CPU."""
+    cpu_model, flags = platform.processor() or platform.machine(), set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        fields = {
+            key.strip(): value.strip()
+            for key, value in (
+                line.split(":", 1)
+                for line in cpuinfo.read_text().splitlines()
+                if ":" in line
+            )
+        }
+        cpu_model = fields.get("model name", cpu_model)
+        flags = set(fields.get("flags", "").split())
     return {
+        "cpu": cpu_model,
         "cpus": os.cpu_count(),
+        "instruction_sets": " ".join(f for f in INSTRUCTION_SETS if f in flags)
+        or "none of " + ", ".join(INSTRUCTION_SETS),
         "tensorflow": version("tensorflow"),
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1 (set by mnist_kedro)"),
     }

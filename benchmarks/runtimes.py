@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from run import report, script_arguments
+from run import machine, report, script_arguments
 
 RUNTIMES = ["tensorflow", "onnx", "litert"]
 HERE = Path(__file__).resolve().parent
@@ -43,6 +43,7 @@ def main() -> None:
     # Internal: measure one runtime in this (fresh) process.
     parser.add_argument("--worker", choices=RUNTIMES, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    report("Machine", {"this run": machine()})
     project = args.project_path.resolve()
     if args.worker:
         print(json.dumps(in_process(project, args.worker, args.calls)))  # noqa: T201

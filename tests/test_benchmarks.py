@@ -1,5 +1,5 @@
 """``benchmarks/run.py`` runs every benchmark, at a tiny size (the figures on the
-full MNIST are in the README and benchmarks/README.md)."""
+full MNIST are in docs/results.md)."""
 
 import json
 import subprocess

@@ -1,5 +1,5 @@
 """The load test of ``benchmarks/`` runs, at a small size (the full figures are
-in the README)."""
+in docs/results.md)."""
 
 import json
 import subprocess

@@ -62,7 +62,7 @@ def train_model(
         limit_tensorflow_threads(training.threads)
     keras.utils.set_random_seed(training.seed)
     if training.deterministic:
-        # Process-wide and irreversible; costs little on CPU (see README).
+        # Process-wide and irreversible; costs little on CPU (docs/reliability.md).
         tf.config.experimental.enable_op_determinism()
     strategy = distribution_strategy(training)
     batch_size = preset.batch_size * strategy.num_replicas_in_sync

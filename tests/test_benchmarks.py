@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 
 def test_benchmark_script_measures_every_figure(project_root, mnist_idx_dir, tmp_path):

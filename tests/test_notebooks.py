@@ -11,7 +11,7 @@ from jupyter_client.manager import start_new_kernel
 from kedro_project import BIN
 from nbclient import NotebookClient
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 NOTEBOOKS = ["explore_results.ipynb"]
 

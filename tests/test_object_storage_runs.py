@@ -22,7 +22,7 @@ from mlflow import MlflowClient
 from mnist_kedro.datasets import IdxDataset
 from mnist_kedro.serving.model import load_served_model
 
-pytestmark = [pytest.mark.e2e, pytest.mark.object_storage]
+pytestmark = [pytest.mark.slow, pytest.mark.object_storage]
 
 QUICK_RUN = (
     "preprocessing.train_limit=2000,training.presets.fast.epochs=2,"

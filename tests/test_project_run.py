@@ -14,7 +14,7 @@ from kedro_project import (
     run_session,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 # All versioned: each is a folder of versions.
 REPORTS = [

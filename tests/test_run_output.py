@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from kedro_project import BIN, preprocessed_project, run_kedro
+from kedro_project import BIN, run_kedro
 
 from mnist_kedro.run_output import without_tensorflow_notices
 
@@ -67,17 +67,7 @@ def test_only_informational_notices_are_dropped(monkeypatch):
     )
 
 
-@pytest.fixture(scope="module")
-def prepared_project(tmp_path_factory, project_root, mnist_idx_dir):
-    return preprocessed_project(
-        project_root,
-        tmp_path_factory.mktemp("logs") / "project",
-        mnist_idx_dir,
-        train_limit=3000,
-    )
-
-
-@pytest.mark.e2e
+@pytest.mark.slow
 def test_a_piped_run_logs_one_line_per_message_and_every_tenth_of_an_epoch(
     prepared_project,
 ):
@@ -102,7 +92,7 @@ def test_a_piped_run_logs_one_line_per_message_and_every_tenth_of_an_epoch(
     assert any("Using synchronous mode" in line and "--async" in line for line in lines)
 
 
-@pytest.mark.e2e
+@pytest.mark.slow
 def test_a_run_on_a_terminal_shows_a_progress_bar(prepared_project):
     controller, terminal = pty.openpty()
     with subprocess.Popen(

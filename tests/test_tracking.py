@@ -27,7 +27,7 @@ from mlflow.models import Model
 
 from mnist_kedro.serving.model import load_served_model
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 
 def runs_of(client: MlflowClient, project: Path, **tags: str) -> list[Run]:

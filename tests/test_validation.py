@@ -2,14 +2,23 @@
 parameter, its value and what is allowed; bad data stop the stage that reads
 them, naming the dataset. Neither touches earlier outputs."""
 
+import shutil
+
 import mlflow
 import numpy as np
 import pytest
 from kedro.io import DatasetError
 from kedro.validation.exceptions import ParameterValidationError
-from kedro_project import fingerprints, quick_run_params, run_session
+from kedro_project import copy_project, fingerprints, quick_run_params, run_session
 
-pytestmark = pytest.mark.e2e
+
+@pytest.fixture
+def project(tmp_path, project_root, synthetic_idx_dir):
+    """A copy of the project with small synthetic IDX files as its raw data,
+    which a run that is not stopped would go on to read."""
+    project = copy_project(project_root, tmp_path / "project")
+    shutil.copytree(synthetic_idx_dir, project / "data/01_raw/mnist")
+    return project
 
 BAD_PARAMETERS = {
     "unknown key": (
@@ -79,37 +88,28 @@ BAD_PARAMETERS = {
 @pytest.mark.parametrize(
     ("override", "message"), BAD_PARAMETERS.values(), ids=BAD_PARAMETERS.keys()
 )
-def test_bad_parameter_stops_the_run_before_any_work(
-    trained_project, mnist_idx_dir, override, message
-):
-    before = fingerprints(trained_project / "data")
-    params = quick_run_params(mnist_idx_dir)
-    for section, value in override.items():
-        params[section] = (
-            {**params.get(section, {}), **value} if isinstance(value, dict) else value
-        )
+def test_bad_parameter_stops_the_run_before_any_work(project, override, message):
+    before = fingerprints(project / "data")
 
     with pytest.raises(ParameterValidationError, match=f"(?s){message}"):
-        run_session(trained_project, params)
+        run_session(project, override)
 
-    assert fingerprints(trained_project / "data") == before
+    assert fingerprints(project / "data") == before
     assert mlflow.active_run() is None  # no MLflow run left behind either
 
 
-def test_class_names_that_do_not_cover_the_labels_stop_ingestion(
-    trained_project, mnist_idx_dir
-):
-    before = fingerprints(trained_project / "data")
-    params = {**quick_run_params(mnist_idx_dir), "class_names": ["zero", "one", "two"]}
+def test_class_names_that_do_not_cover_the_labels_stop_ingestion(project):
+    before = fingerprints(project / "data")
 
     with pytest.raises(
         ValueError, match="The train labels go up to 9 but only 3 class names"
     ):
-        run_session(trained_project, params)
+        run_session(project, {"class_names": ["zero", "one", "two"]})
 
-    assert fingerprints(trained_project / "data") == before
+    assert fingerprints(project / "data") == before
 
 
+@pytest.mark.slow
 def test_a_stage_checks_the_data_it_reads_and_names_the_dataset(
     trained_project, mnist_idx_dir
 ):

@@ -22,7 +22,7 @@ from kedro_project import (
     running_server,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 STAGES = ["ingestion", "preprocessing", "training", "evaluation"]
 LAYERS = ["raw", "intermediate", "model_input", "models", "model_output", "reporting"]

@@ -16,7 +16,7 @@ from mnist_kedro.datasets import (
 from mnist_kedro.datasets.atomic import CSVDataset
 from mnist_kedro.datasets.mnist_source_dataset import SPLIT_FILES
 
-pytestmark = pytest.mark.object_storage
+pytestmark = [pytest.mark.slow, pytest.mark.object_storage]
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def test_recalibration_sets_the_statistics_of_the_inputs_and_restores_the_layers
     assert norm.momentum == 0.9 and dropout.rate == 0.5
 
 
-@pytest.mark.e2e
+@pytest.mark.slow
 def test_quick_runs_of_the_batch_normalised_presets_beat_the_seed_preset(
     mnist_idx_dir, base_parameters, tmp_path
 ):

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 # Trains the seed preset for 4 epochs on the same 6,000 real images on one
 # device, with a batch of 128, and mirrored on two, with 64 per replica (the

@@ -28,7 +28,7 @@ from mnist_kedro.pipelines.ensemble.nodes import average_histories, member_accur
 from mnist_kedro.pipelines.ensemble.pipeline import MEMBERS
 from mnist_kedro.settings import CONFIG_LOADER_ARGS
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 # One epoch of 540 images per member: seconds each, the mechanics only.
 QUICK_ENSEMBLE = (

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from kedro_project import latest_version
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 
 def test_a_run_exports_every_format_checked_on_real_test_images(trained_project):

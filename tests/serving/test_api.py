@@ -1,4 +1,6 @@
-"""The web service on a model trained by a real (short) run of the pipeline."""
+"""The web service: its contract (answers, errors, limits, schema) on an
+untrained model saved in a project's catalog, and its answers on the model of a
+real (short) run of the pipeline."""
 
 import io
 import json
@@ -7,24 +9,43 @@ import keras
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from kedro.io import Version
 from kedro_project import copy_project, latest_version
 from PIL import Image
 
 from mnist_kedro.datasets import IdxDataset
+from mnist_kedro.datasets.atomic import TensorFlowModelDataset
+from mnist_kedro.model.network import build_model
 from mnist_kedro.serving.app import MAX_BODY_BYTES, create_app
 from mnist_kedro.serving.model import NoTrainedModelError, load_served_model
 
-pytestmark = pytest.mark.e2e
+MODEL = "data/06_models/mnist_cnn.keras"
+UNTRAINED_VERSION = "2026-12-01T00.00.00.000Z"
 
 
 @pytest.fixture(scope="module")
-def served(trained_project):
-    return load_served_model(trained_project)
+def untrained_project(tmp_path_factory, project_root, base_parameters):
+    """A copy of the project whose catalog holds one version of an untrained
+    ``seed`` CNN, saved as the training saves it: the service's whole path,
+    without training."""
+    project = copy_project(project_root, tmp_path_factory.mktemp("untrained"))
+    keras.utils.set_random_seed(0)
+    model = build_model((28, 28, 1), 10, base_parameters.training.presets["seed"])
+    TensorFlowModelDataset(
+        filepath=str(project / MODEL), version=Version(None, UNTRAINED_VERSION)
+    ).save(model)
+    return project
 
 
 @pytest.fixture(scope="module")
-def client(served):
-    with TestClient(create_app(served)) as client:
+def client(untrained_project):
+    with TestClient(create_app(load_served_model(untrained_project))) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def trained_client(trained_project):
+    with TestClient(create_app(load_served_model(trained_project))) as client:
         yield client
 
 
@@ -39,6 +60,13 @@ def test_digits(mnist_idx_dir):
     return images[:50], labels[:50]
 
 
+def a_drawn_one() -> np.ndarray:
+    """A white stroke on black, as the page's canvas sends a 1."""
+    image = np.zeros((60, 60), np.uint8)
+    image[10:50, 28:33] = 255
+    return image
+
+
 def png(array: np.ndarray, format: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format=format)
@@ -49,24 +77,22 @@ def post_image(client, data: bytes, content_type: str = "image/png"):
     return client.post("/predict", content=data, headers={"Content-Type": content_type})
 
 
-def test_health_reports_the_served_version(client, trained_project):
+def test_health_reports_the_served_version(client):
     response = client.get("/health")
 
     assert response.status_code == 200
-    latest = latest_version(
-        trained_project / "data/06_models/mnist_cnn.keras"
-    ).parent.name
     assert response.json() == {
         "status": "ready",
-        "model_version": latest,
+        "model_version": UNTRAINED_VERSION,
         "runtime": "tensorflow",
     }
 
 
-def test_real_test_digits_sent_as_png(client, test_digits):
+@pytest.mark.slow
+def test_real_test_digits_sent_as_png(trained_client, test_digits):
     images, labels = test_digits
 
-    answers = [post_image(client, png(image)).json() for image in images]
+    answers = [post_image(trained_client, png(image)).json() for image in images]
 
     assert np.mean([answer["label"] for answer in answers] == labels) >= 0.9
     first = answers[0]
@@ -76,20 +102,18 @@ def test_real_test_digits_sent_as_png(client, test_digits):
     assert first["server_time_ms"] > 0 and first["model_version"]
 
 
-def test_real_test_digits_sent_as_arrays_match_the_model(
-    client, trained_project, test_digits
+def test_arrays_are_answered_with_the_models_own_probabilities(
+    client, untrained_project, make_digits
 ):
-    images, _ = test_digits
-    pixels = images[:10].astype(np.float32) / 255
+    images, _ = make_digits(10)
+    pixels = images.astype(np.float32) / 255
 
     answers = [
         client.post("/predict", json={"pixels": image.tolist()}).json()
         for image in pixels
     ]
 
-    model = keras.models.load_model(
-        latest_version(trained_project / "data/06_models/mnist_cnn.keras")
-    )
+    model = keras.models.load_model(latest_version(untrained_project / MODEL))
     expected = model.predict(pixels[..., np.newaxis], verbose=0)
     assert [answer["label"] for answer in answers] == expected.argmax(axis=1).tolist()
     np.testing.assert_allclose(
@@ -99,19 +123,16 @@ def test_real_test_digits_sent_as_arrays_match_the_model(
     )
 
 
-def test_jpeg_and_form_uploads(client, test_digits):
+@pytest.mark.slow
+def test_jpeg_and_form_uploads(trained_client, test_digits):
     images, labels = test_digits
 
-    as_jpeg = post_image(client, png(images[0], "JPEG"), "image/jpeg")
-    as_form = client.post(
+    as_jpeg = post_image(trained_client, png(images[0], "JPEG"), "image/jpeg")
+    as_form = trained_client.post(
         "/predict", files={"image": ("seven.png", png(images[0]), "image/png")}
     )
 
     assert as_jpeg.json()["label"] == as_form.json()["label"] == labels[0]
-
-
-def truncated_png(images):
-    return png(images[0])[:60]
 
 
 BAD_REQUESTS = {
@@ -169,17 +190,17 @@ BAD_REQUESTS = {
     ids=BAD_REQUESTS.keys(),
 )
 def test_bad_input_gets_a_json_error_and_the_server_keeps_serving(
-    client, test_digits, body, content_type, status, message
+    client, body, content_type, status, message
 ):
     response = post_image(client, body if body is not None else b"GIF89a", content_type)
 
     assert response.status_code == status
     assert message.lower() in json.dumps(response.json()["detail"]).lower()
-    assert post_image(client, png(test_digits[0][0])).status_code == 200
+    assert post_image(client, png(a_drawn_one())).status_code == 200
 
 
-def test_a_corrupt_png_is_refused(client, test_digits):
-    response = post_image(client, truncated_png(test_digits[0]))
+def test_a_corrupt_png_is_refused(client):
+    response = post_image(client, png(a_drawn_one())[:60])
 
     assert response.status_code == 400
     assert "not a readable PNG or JPEG" in response.json()["detail"]

@@ -8,7 +8,7 @@ import math
 import pytest
 from kedro_project import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 STROKES = {
     "1": [[(140, 40 + 10 * step) for step in range(21)]],

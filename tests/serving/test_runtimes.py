@@ -14,7 +14,7 @@ from kedro_project import latest_version
 from mnist_kedro.serving.app import create_app
 from mnist_kedro.serving.model import load_served_model
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 # In a fresh process: the served model's classes for 200 test images, and
 # whether TensorFlow or Keras was imported on the way.

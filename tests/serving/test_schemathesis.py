@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from kedro_project import BIN
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")

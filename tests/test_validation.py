@@ -20,6 +20,7 @@ def project(tmp_path, project_root, synthetic_idx_dir):
     shutil.copytree(synthetic_idx_dir, project / "data/01_raw/mnist")
     return project
 
+
 BAD_PARAMETERS = {
     "unknown key": (
         {"training": {"presets": {"fast": {"batch_sizes": 64}}}},

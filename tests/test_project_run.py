@@ -133,4 +133,5 @@ def test_tfds_without_network_fails_fast_with_instructions(trained_project, tmp_
     assert result.returncode != 0
     assert "Cannot download mnist from TensorFlow Datasets" in output
     assert "ingestion.idx_dir" in output
-    assert elapsed < 20  # start-up included; TFDS on its own retries for ~200 s
+    # Start-up included, on a loaded machine; TFDS on its own retries for ~200 s.
+    assert elapsed < 60

@@ -34,6 +34,7 @@ CLASS_NAMES = [str(digit) for digit in range(10)]
 SHARED_FIXTURES = ("trained_project", "s3_server")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         group = next(

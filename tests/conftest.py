@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from kedro.config import OmegaConfigLoader
-from kedro_project import (
-    EXPERIMENT,
-    copy_project,
-    preprocessed_project,
-    quick_run_params,
-    run_session,
-)
+from kedro_project import EXPERIMENT, copy_project, quick_run_params, run_session
 from mlflow import MlflowClient
 from object_storage import S3Server, seaweedfs_s3
 
@@ -27,21 +20,6 @@ from mnist_kedro.settings import CONFIG_LOADER_ARGS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLASS_NAMES = [str(digit) for digit in range(10)]
-# Session fixtures that take a minute or more to build: under pytest-xdist
-# (``-n 2 --dist loadgroup``, the default), every test using one runs on the
-# same worker, which builds it once; the other tests of a module run together,
-# so that its module fixtures are built once too.
-SHARED_FIXTURES = ("trained_project", "s3_server")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        group = next(
-            (name for name in SHARED_FIXTURES if name in item.fixturenames),
-            item.module.__name__,
-        )
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -130,28 +108,6 @@ def trained_project(tmp_path_factory, project_root, mnist_idx_dir) -> Path:
     MNIST (6,000 training images, 3 epochs)."""
     project = copy_project(project_root, tmp_path_factory.mktemp("project"))
     run_session(project, quick_run_params(mnist_idx_dir))
-    return project
-
-
-@pytest.fixture(scope="session")
-def preprocessed_data(tmp_path_factory, project_root, mnist_idx_dir) -> Path:
-    """The ``data/`` of a project whose ingestion and preprocessing have run on
-    3,000 real training images (2,700 to train on, 300 to validate)."""
-    project = preprocessed_project(
-        project_root,
-        tmp_path_factory.mktemp("preprocessed") / "project",
-        mnist_idx_dir,
-        train_limit=3000,
-    )
-    return project / "data"
-
-
-@pytest.fixture
-def prepared_project(tmp_path, project_root, preprocessed_data) -> Path:
-    """A fresh copy of the project holding ``preprocessed_data``, ready for
-    ``kedro run --pipelines training``."""
-    project = copy_project(project_root, tmp_path / "project")
-    shutil.copytree(preprocessed_data, project / "data")
     return project
 
 

@@ -1,12 +1,17 @@
 """Versioned outputs and reproducible runs, on a subset of the real MNIST."""
 
 import json
-import shutil
 
 import keras
 import numpy as np
 import pytest
-from kedro_project import copy_project, latest_version, run_kedro, run_session
+from kedro_project import (
+    copy_project,
+    latest_version,
+    quick_run_params,
+    run_kedro,
+    run_session,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -16,10 +21,8 @@ PREDICTIONS = "data/07_model_output/test_predictions.csv"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, project_root, preprocessed_data):
-    project = copy_project(project_root, tmp_path_factory.mktemp("versions"))
-    shutil.copytree(preprocessed_data, project / "data")
-    return project
+def project(tmp_path_factory, project_root):
+    return copy_project(project_root, tmp_path_factory.mktemp("versions"))
 
 
 def latest_results(project):
@@ -35,11 +38,11 @@ def weights(project, version):
     return model.get_weights()
 
 
-def test_runs_are_reproducible_and_every_version_is_kept(project):
-    params = {"training": {"model": "fast", "presets": {"fast": {"epochs": 3}}}}
+def test_runs_are_reproducible_and_every_version_is_kept(project, mnist_idx_dir):
+    params = quick_run_params(mnist_idx_dir)
     retrain = ["training", "evaluation"]
 
-    run_session(project, params, pipeline_names=retrain)
+    run_session(project, params)
     first_version, first_metrics, first_predictions = latest_results(project)
     run_session(project, params, pipeline_names=retrain)
     second_version, second_metrics, second_predictions = latest_results(project)

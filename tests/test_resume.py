@@ -8,7 +8,9 @@ import signal
 import pandas as pd
 import pytest
 from kedro_project import (
+    copy_project,
     latest_version,
+    preprocessed_project,
     run_kedro,
     start_kedro,
     stop_process_group,
@@ -32,12 +34,15 @@ def kill(process):
 
 
 def test_killed_training_resumes_after_its_last_completed_epoch(
-    prepared_project, tmp_path
+    tmp_path, project_root, mnist_idx_dir
 ):
-    project = prepared_project
-    params = ["--pipelines", "training", "--params", "training.presets.fast.epochs=4"]
+    project = copy_project(project_root, tmp_path / "project")
+    params = (
+        f"ingestion.idx_dir={mnist_idx_dir},preprocessing.train_limit=12000,"
+        "training.presets.fast.epochs=4"
+    )
     log = tmp_path / "interrupted.log"
-    interrupted = start_kedro(project, log, *params)
+    interrupted = start_kedro(project, log, "--params", params)
     wait_for_log(interrupted, log, "Epoch 1:")
     kill(interrupted)
     [backup] = backup_folders(project)
@@ -45,7 +50,7 @@ def test_killed_training_resumes_after_its_last_completed_epoch(
     assert 1 <= completed < 4
     assert not (project / MODEL).exists()
 
-    resumed = run_kedro(project, *params)
+    resumed = run_kedro(project, "--params", params)
 
     log = resumed.stdout + resumed.stderr
     assert resumed.returncode == 0, log[-3000:]
@@ -68,6 +73,13 @@ QUICK_TRAINING = (
     "training.model=seed,training.presets.seed.patience=100,"
     f"training.presets.seed.epochs={EPOCHS}"
 )
+
+
+@pytest.fixture
+def prepared_project(tmp_path, project_root, mnist_idx_dir):
+    return preprocessed_project(
+        project_root, tmp_path / "project", mnist_idx_dir, train_limit=3000
+    )
 
 
 def start_training(project, log_path):

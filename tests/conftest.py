@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kedro.config import OmegaConfigLoader
-from kedro_project import EXPERIMENT, copy_project, quick_run_params, run_session
+from kedro_project import (
+    EXPERIMENT,
+    clone_project,
+    copy_project,
+    preprocessed_project,
+    quick_run_params,
+    run_session,
+)
 from mlflow import MlflowClient
 from object_storage import S3Server, seaweedfs_s3
 
@@ -20,6 +27,23 @@ from mnist_kedro.settings import CONFIG_LOADER_ARGS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CLASS_NAMES = [str(digit) for digit in range(10)]
+# Session fixtures that take a minute to build. Under pytest-xdist (`-n 2
+# --dist loadgroup`, as .ci/run runs), the modules that use one run on one
+# worker, which builds it once; every other module runs whole on a worker, so
+# that its module fixtures are built once too.
+SHARED_FIXTURES = ("trained_project", "preprocessed")
+
+
+@pytest.hookimpl(tryfirst=True)  # xdist reads the groups in this hook too
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.module.__name__, []).append(item)
+    for module, module_items in modules.items():
+        used = {name for item in module_items for name in item.fixturenames}
+        group = next((name for name in SHARED_FIXTURES if name in used), module)
+        for item in module_items:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -109,6 +133,25 @@ def trained_project(tmp_path_factory, project_root, mnist_idx_dir) -> Path:
     project = copy_project(project_root, tmp_path_factory.mktemp("project"))
     run_session(project, quick_run_params(mnist_idx_dir))
     return project
+
+
+@pytest.fixture(scope="session")
+def preprocessed(tmp_path_factory, project_root, mnist_idx_dir) -> Path:
+    """A copy of the project whose ingestion and preprocessing have run once, on
+    3,000 real training images; tests train in clones of it
+    (``prepared_project``), never in it."""
+    return preprocessed_project(
+        project_root,
+        tmp_path_factory.mktemp("preprocessed") / "project",
+        mnist_idx_dir,
+        train_limit=3000,
+    )
+
+
+@pytest.fixture
+def prepared_project(preprocessed, tmp_path) -> Path:
+    """A project of its own, ready for ``kedro run --pipelines training``."""
+    return clone_project(preprocessed, tmp_path / "project")
 
 
 @pytest.fixture(scope="session")

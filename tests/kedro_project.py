@@ -76,6 +76,13 @@ def preprocessed_project(
     return project
 
 
+def clone_project(project: Path, destination: Path) -> Path:
+    """A copy of a test project with its ``data/``: its own runs touch nothing
+    of the original, which other tests share."""
+    shutil.copytree(project, destination, symlinks=True)
+    return destination
+
+
 def run_session(project: Path, params: dict, **run_args) -> None:
     """A run through ``KedroSession`` from the project folder, as ``kedro run``
     does (relative paths in parameters are taken from there)."""

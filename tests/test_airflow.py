@@ -192,24 +192,43 @@ def overlap(first: dict, second: dict) -> bool:
     )
 
 
-def test_a_scheduler_runs_two_dag_runs_at_once_with_tasks_side_by_side(
-    deployment, scheduler
+def test_a_scheduler_runs_two_dag_runs_side_by_side_that_a_corrupt_object_fails_and_clearing_finishes(
+    deployment, scheduler, s3_server
 ):
-    """Two runs of the evaluation DAG on the model that `airflow dags test`
-    trained (the whole DAG's runs take minutes more on two cores, for the same
-    scheduling)."""
+    """Two runs of the evaluation DAG at once, on the model that `airflow dags
+    test` trained (the whole DAG's runs take minutes more on two cores, for the
+    same scheduling), while an object they read is corrupt: the task that reads
+    it fails in each, nothing stored is lost, and once the object is fixed,
+    clearing that task finishes both runs without re-running what succeeded."""
     env = scheduler
-    for run_id in ("first", "second"):
-        airflow(env, "dags", "trigger", EVALUATION_DAG, "--run-id", run_id)
+    _, _, data_root = deployment
+    fs = s3_server.filesystem()
+    y_val = f"{data_root}/05_model_input/y_val.npy"
+    genuine = fs.cat(y_val)
+    before = {
+        key: info["size"] for key, info in fs.find(data_root, detail=True).items()
+    }
+    logical_dates = {
+        "first": "2026-02-01T00:00:00+00:00",
+        "second": "2026-02-02T00:00:00+00:00",
+    }
+    fs.pipe(y_val, CORRUPT_NPY)
+    try:
+        for run_id, logical_date in logical_dates.items():
+            airflow(
+                env, "dags", "trigger", EVALUATION_DAG, "--run-id", run_id,
+                "-l", logical_date,
+            )  # fmt: skip
+        failed = wait_for_dag_runs(env, EVALUATION_DAG, list(logical_dates), 900)
+    finally:
+        fs.pipe(y_val, genuine)
 
-    states = wait_for_dag_runs(env, EVALUATION_DAG, ["first", "second"], timeout=900)
-
-    assert states == {"first": "success", "second": "success"}
-    tasks = {run_id: task_instances(env, EVALUATION_DAG, run_id) for run_id in states}
+    assert failed == {"first": "failed", "second": "failed"}
+    tasks = {run_id: task_instances(env, EVALUATION_DAG, run_id) for run_id in failed}
     spans = {
         run_id: {
-            "start_date": min(t["start_date"] for t in run.values()),
-            "end_date": max(t["end_date"] for t in run.values()),
+            "start_date": min(t["start_date"] for t in run.values() if t["end_date"]),
+            "end_date": max(t["end_date"] for t in run.values() if t["end_date"]),
         }
         for run_id, run in tasks.items()
     }
@@ -221,88 +240,46 @@ def test_a_scheduler_runs_two_dag_runs_at_once_with_tasks_side_by_side(
         for b in INDEPENDENT_TASKS
         if a < b
     )
-    # One MLflow run per DAG run.
-    for run_id in states:
-        (run,) = mlflow_runs(env, f"{EVALUATION_DAG} {run_id}")
-        assert run.info.status == "FINISHED"
-        assert "test_accuracy" in run.data.metrics
-
-
-def test_a_corrupt_object_fails_its_task_and_clearing_it_finishes_the_run(
-    deployment, scheduler, s3_server
-):
-    env = scheduler
-    _, _, data_root = deployment
-    fs = s3_server.filesystem()
-    y_val = f"{data_root}/05_model_input/y_val.npy"
-    genuine = fs.cat(y_val)
-    before = {
-        key: info["size"] for key, info in fs.find(data_root, detail=True).items()
-    }
-    logical_date = "2026-02-01T00:00:00+00:00"
-    fs.pipe(y_val, CORRUPT_NPY)
-    try:
-        airflow(
-            env,
-            "dags",
-            "trigger",
-            EVALUATION_DAG,
-            "--run-id",
-            "corrupt",
-            "-l",
-            logical_date,
-        )
-        failed = wait_for_dag_runs(env, EVALUATION_DAG, ["corrupt"], timeout=600)
-    finally:
-        fs.pipe(y_val, genuine)
-
-    assert failed == {"corrupt": "failed"}
-    tasks = task_instances(env, EVALUATION_DAG, "corrupt")
-    assert tasks["predict-test-set"]["state"] == "success"
-    assert tasks["compute-metrics"]["state"] == "failed"
-    log = (
-        Path(env["AIRFLOW_HOME"])
-        / "logs"
-        / f"dag_id={EVALUATION_DAG}"
-        / "run_id=corrupt"
-        / "task_id=compute-metrics"
-        / "attempt=1.log"
-    ).read_text()
-    assert "y_val.npy: not a NumPy .npy file, or a corrupt one" in log
-    after = {
-        key: info["size"]
-        for key, info in s3_server.filesystem().find(data_root, detail=True).items()
-    }
+    for run_id, run in tasks.items():
+        assert run["predict-test-set"]["state"] == "success"
+        assert run["compute-metrics"]["state"] == "failed"
+        log = (
+            Path(env["AIRFLOW_HOME"])
+            / "logs"
+            / f"dag_id={EVALUATION_DAG}"
+            / f"run_id={run_id}"
+            / "task_id=compute-metrics"
+            / "attempt=1.log"
+        ).read_text()
+        assert "y_val.npy: not a NumPy .npy file, or a corrupt one" in log
+    after = {key: info["size"] for key, info in fs.find(data_root, detail=True).items()}
     assert {key: after.get(key) for key in before} == before  # nothing lost
     assert not [key for key in after if ".partial" in key]
 
     # A newer version of the predictions, unreadable, as another DAG run could
-    # save meanwhile: the retried task must load its own run's, not the latest.
+    # save meanwhile: a retried task must load its own run's, not the latest.
     predictions = f"{data_root}/07_model_output/test_predictions.csv"
     fs.pipe(
         f"{predictions}/2099-01-01T00.00.00.000Z/test_predictions.csv",
         b"not,a\ntable,0\n",
     )
     airflow(
-        env,
-        "tasks",
-        "clear",
-        EVALUATION_DAG,
-        "--task-regex",
-        "compute-metrics",
-        "--downstream",
-        "--start-date",
-        logical_date,
-        "--end-date",
-        logical_date,
-        "--yes",
-    )
-    finished = wait_for_dag_runs(env, EVALUATION_DAG, ["corrupt"], timeout=600)
+        env, "tasks", "clear", EVALUATION_DAG, "--task-regex", "compute-metrics",
+        "--downstream", "--start-date", logical_dates["first"],
+        "--end-date", logical_dates["second"], "--yes",
+    )  # fmt: skip
+    finished = wait_for_dag_runs(env, EVALUATION_DAG, list(logical_dates), 900)
 
-    assert finished == {"corrupt": "success"}
-    retried = task_instances(env, EVALUATION_DAG, "corrupt")
-    assert retried["predict-test-set"] == tasks["predict-test-set"]  # not run again
-    assert retried["compute-metrics"]["state"] == "success"
-    assert (
-        retried["compute-metrics"]["start_date"] > tasks["compute-metrics"]["end_date"]
-    )
+    assert finished == {"first": "success", "second": "success"}
+    for run_id, run in tasks.items():
+        retried = task_instances(env, EVALUATION_DAG, run_id)
+        assert retried["predict-test-set"] == run["predict-test-set"]  # not re-run
+        assert retried["compute-metrics"]["state"] == "success"
+        assert (
+            retried["compute-metrics"]["start_date"]
+            > run["compute-metrics"]["end_date"]
+        )
+        # One MLflow run per DAG run, finished with the retried task's metrics.
+        (mlflow_run,) = mlflow_runs(env, f"{EVALUATION_DAG} {run_id}")
+        assert mlflow_run.info.status == "FINISHED"
+        assert "test_accuracy" in mlflow_run.data.metrics

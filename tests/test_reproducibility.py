@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 from kedro_project import (
-    copy_project,
+    clone_project,
     latest_version,
     quick_run_params,
     run_kedro,
@@ -21,8 +21,23 @@ PREDICTIONS = "data/07_model_output/test_predictions.csv"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, project_root):
-    return copy_project(project_root, tmp_path_factory.mktemp("versions"))
+def project(tmp_path_factory, trained_project):
+    """A clone of the trained project: its first version of everything is the
+    full run's."""
+    return clone_project(trained_project, tmp_path_factory.mktemp("versions") / "p")
+
+
+def model_versions(project):
+    return sorted(path.name for path in (project / MODEL).iterdir())
+
+
+def results_of(project, version):
+    """The metrics and predictions that the run of ``version`` wrote (one run
+    saves every dataset under one version)."""
+    return (
+        json.loads((project / METRICS / version / "metrics.json").read_text()),
+        (project / PREDICTIONS / version / "test_predictions.csv").read_bytes(),
+    )
 
 
 def latest_results(project):
@@ -41,9 +56,10 @@ def weights(project, version):
 def test_runs_are_reproducible_and_every_version_is_kept(project, mnist_idx_dir):
     params = quick_run_params(mnist_idx_dir)
     retrain = ["training", "evaluation"]
+    earlier_versions = model_versions(project)
+    first_version = earlier_versions[0]
+    first_metrics, first_predictions = results_of(project, first_version)
 
-    run_session(project, params)
-    first_version, first_metrics, first_predictions = latest_results(project)
     run_session(project, params, pipeline_names=retrain)
     second_version, second_metrics, second_predictions = latest_results(project)
     params["training"]["seed"] = 7
@@ -62,16 +78,15 @@ def test_runs_are_reproducible_and_every_version_is_kept(project, mnist_idx_dir)
     )
     assert third_metrics != first_metrics
     # Each training run kept its own model, none overwritten.
-    versions = sorted(path.name for path in (project / MODEL).iterdir())
-    assert versions == sorted({first_version, second_version, third_version})
-    assert len(versions) == 3
+    assert model_versions(project) == sorted(
+        {*earlier_versions, second_version, third_version}
+    )
+    assert len(model_versions(project)) == len(earlier_versions) + 2
 
 
 def test_an_older_model_is_evaluated_again_with_its_own_metrics(project):
-    first_version, *_ = sorted(path.name for path in (project / MODEL).iterdir())
-    first_metrics = json.loads(
-        (project / METRICS / first_version / "metrics.json").read_text()
-    )
+    first_version = model_versions(project)[0]
+    first_metrics, _ = results_of(project, first_version)
 
     result = run_kedro(
         project,

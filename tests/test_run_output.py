@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from kedro_project import BIN, preprocessed_project, run_kedro
+from kedro_project import BIN, run_kedro
 
 from mnist_kedro.run_output import without_tensorflow_notices
 
@@ -64,16 +64,6 @@ def test_only_informational_notices_are_dropped(monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # the informational lines too
     assert without_tensorflow_notices(started) == b"".join(
         line for line in started.splitlines(True) if b"cuInit" not in line
-    )
-
-
-@pytest.fixture(scope="module")
-def prepared_project(tmp_path_factory, project_root, mnist_idx_dir):
-    return preprocessed_project(
-        project_root,
-        tmp_path_factory.mktemp("logs") / "project",
-        mnist_idx_dir,
-        train_limit=3000,
     )
 
 

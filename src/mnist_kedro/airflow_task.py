@@ -1,4 +1,4 @@
-"""What each task of the project's Airflow DAG runs (``airflow/dag_template.j2``,
+"""What each task of the project's Airflow DAG runs (``templates/airflow_dag.j2``,
 ``kedro airflow create``): its Kedro nodes, in a Kedro session of its own.
 
 Three things make the tasks of one DAG run behave as one ``kedro run``:

@@ -32,6 +32,16 @@ CLASS_NAMES = [str(digit) for digit in range(10)]
 # worker, which builds it once; every other module runs whole on a worker, so
 # that its module fixtures are built once too.
 SHARED_FIXTURES = ("trained_project", "preprocessed")
+# The groups that take longest (`--durations`), handed out first so that the
+# two workers finish together; the rest follow in the order collected.
+LONGEST_FIRST = (
+    "test_benchmarks",
+    "trained_project",
+    "test_airflow",
+    "preprocessed",
+    "test_ensemble_pipeline",
+    "test_object_storage_runs",
+)
 
 
 @pytest.hookimpl(tryfirst=True)  # xdist reads the groups in this hook too
@@ -39,11 +49,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
         modules.setdefault(item.module.__name__, []).append(item)
+    groups: dict[str, list[pytest.Item]] = {}
     for module, module_items in modules.items():
         used = {name for item in module_items for name in item.fixturenames}
         group = next((name for name in SHARED_FIXTURES if name in used), module)
         for item in module_items:
             item.add_marker(pytest.mark.xdist_group(group))
+        groups.setdefault(group, []).extend(module_items)
+    first = [group for group in LONGEST_FIRST if group in groups]
+    rest = [group for group in groups if group not in first]
+    items[:] = [item for group in first + rest for item in groups[group]]
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from kedro.framework.project import settings
+from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 BIN = Path(sys.executable).parent
@@ -89,9 +89,7 @@ def run_session(project: Path, params: dict, **run_args) -> None:
     bootstrap_project(project)
     with (
         contextlib.chdir(project),
-        settings.SESSION_CLASS.create(
-            project_path=project, runtime_params=params
-        ) as session,
+        KedroSession.create(project_path=project, runtime_params=params) as session,
     ):
         session.run(**run_args)
 

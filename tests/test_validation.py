@@ -58,6 +58,11 @@ BAD_PARAMETERS = {
         {"training": {"model": "resnet50"}},
         r"model 'resnet50' is not one of the presets seed, fast, deep",
     ),
+    "the ensemble as a preset": (
+        {"training": {"model": "best"}},
+        r"training.model=best: the ensemble is a pipeline, not a preset: "
+        r"run `kedro run --pipelines best`",
+    ),
     "negative rotation": (
         {"training": {"presets": {"fast": {"augmentation": {"rotation_degrees": -5}}}}},
         r"rotation_degrees\s+Input should be greater than or equal to 0",

@@ -45,7 +45,8 @@ def run_nodes(
     version of each versioned dataset it saved."""
     import mlflow  # noqa: PLC0415
     from airflow.sdk import get_current_context  # noqa: PLC0415
-    from kedro.framework.project import configure_project, pipelines, settings  # noqa: PLC0415
+    from kedro.framework.project import configure_project, pipelines  # noqa: PLC0415
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
 
     task_context = get_current_context()
     upstream = _upstream_results(task_context["ti"])
@@ -63,7 +64,7 @@ def run_nodes(
     working_directory = Path.cwd()
     os.chdir(project_path)  # relative paths of the configuration, as `kedro run`
     try:
-        with settings.SESSION_CLASS.create(
+        with KedroSession.create(
             project_path=project_path,
             env=env or None,
             conf_source=conf_source or None,

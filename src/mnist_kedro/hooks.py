@@ -53,13 +53,6 @@ class ValidateParameters:
         trained = {
             trainings[name].model for name in pipeline.inputs() if name in trainings
         }
-        if ENSEMBLE in trained:
-            raise ParameterValidationError(
-                f"training.model={ENSEMBLE} trains the ensemble, which takes the "
-                "place of the training pipeline: run the whole DAG (`kedro run "
-                f"--params training.model={ENSEMBLE}`) or `kedro run --pipelines "
-                "best`; the training pipeline alone trains one preset."
-            )
         if trained:
             _refuse_overrides_of_presets_not_trained(
                 run_params.get("runtime_params") or {}, trained

@@ -87,13 +87,13 @@ class ModelPreset(_Parameters):
     patience: NonNegativeInt  # epochs without a better val_loss before stopping
 
 
-# ``training.model`` naming no preset but the ensemble of the ``best`` pipeline,
-# which a whole run then trains in place of one CNN (``ProjectSession``).
+# The pipeline that trains an ensemble in place of one CNN: not a preset, and
+# chosen as Kedro chooses a DAG, with ``--pipelines best``.
 ENSEMBLE = "best"
 
 
 class TrainingParams(_Parameters):
-    model: str  # the preset trained, a key of ``presets``, or ENSEMBLE
+    model: str  # the preset trained, a key of ``presets``
     presets: dict[str, ModelPreset]
     seed: int
     deterministic: bool = True
@@ -108,16 +108,21 @@ class TrainingParams(_Parameters):
 
     @model_validator(mode="after")
     def _model_is_a_preset(self) -> TrainingParams:
-        if self.model == ENSEMBLE and ENSEMBLE in self.presets:
+        if ENSEMBLE in self.presets:
             raise ValueError(
-                f"{ENSEMBLE!r} names the ensemble (the `best` pipeline): give the "
-                "preset in training.presets another name"
+                f"{ENSEMBLE!r} names the ensemble's pipeline: give the preset in "
+                "training.presets another name"
             )
-        if self.model not in {*self.presets, ENSEMBLE}:
+        if self.model == ENSEMBLE:
+            raise ValueError(
+                f"training.model={ENSEMBLE}: the ensemble is a pipeline, not a "
+                f"preset: run `kedro run --pipelines {ENSEMBLE}` (its members: "
+                "conf/base/parameters_ensemble.yml)"
+            )
+        if self.model not in self.presets:
             raise ValueError(
                 f"model {self.model!r} is not one of the presets "
-                f"{', '.join(self.presets)} in training.presets, nor {ENSEMBLE!r} "
-                "(the ensemble)"
+                f"{', '.join(self.presets)} in training.presets"
             )
         warmup_too_long = [
             name
@@ -132,13 +137,6 @@ class TrainingParams(_Parameters):
 
     @property
     def preset(self) -> ModelPreset:
-        if self.model == ENSEMBLE:
-            raise ValueError(
-                f"training.model={ENSEMBLE} is the ensemble of the `best` pipeline, "
-                "not a preset that one training node trains: run the whole DAG "
-                f"(`kedro run --params training.model={ENSEMBLE}`) or "
-                "`kedro run --pipelines best`"
-            )
         return self.presets[self.model]
 
     def with_preset(self, **changes) -> TrainingParams:

@@ -8,7 +8,6 @@ from omegaconf import OmegaConf
 from omegaconf.resolvers import oc
 
 from mnist_kedro.hooks import DescribeMlflowRun, PlainLogWhenPiped, ValidateParameters
-from mnist_kedro.session import ProjectSession
 
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates, which prints
 # a dozen warning lines on every run; nothing in this project can act on them.
@@ -21,9 +20,9 @@ HOOKS = (DescribeMlflowRun(), ValidateParameters(), PlainLogWhenPiped())
 # Installed plugins for which to disable hook auto-registration.
 # DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
 
-# Class that manages the KedroSession: `--params training.model=best` makes the
-# whole run the `best` pipeline (see ProjectSession).
-SESSION_CLASS = ProjectSession
+# Class that manages the KedroSession.
+# from kedro.framework.session.session import KedroSession
+# SESSION_CLASS = KedroSession
 
 # Class that manages storing KedroSession data.
 # from kedro.framework.session.store import BaseSessionStore

@@ -26,19 +26,18 @@ def test_the_configured_presets_and_default(base_parameters):
     assert base_parameters.training.model == "fast"
 
 
-def test_best_names_the_ensemble_not_a_preset(base_parameters):
+def test_best_is_the_ensembles_pipeline_not_a_preset(base_parameters):
     training = base_parameters.training.model_dump()
-    ensemble = TrainingParams.model_validate({**training, "model": "best"})
 
-    with pytest.raises(ValueError, match=r"training.model=best is the ensemble"):
-        _ = ensemble.preset
-    with pytest.raises(ValidationError, match=r"'best' names the ensemble"):
+    with pytest.raises(
+        ValidationError,
+        match=r"training.model=best: the ensemble is a pipeline, not a preset: "
+        r"run `kedro run --pipelines best`",
+    ):
+        TrainingParams.model_validate({**training, "model": "best"})
+    with pytest.raises(ValidationError, match=r"'best' names the ensemble's pipeline"):
         TrainingParams.model_validate(
-            {
-                **training,
-                "model": "best",
-                "presets": {"best": training["presets"]["fast"]},
-            }
+            {**training, "presets": {"best": training["presets"]["fast"]}}
         )
 
 

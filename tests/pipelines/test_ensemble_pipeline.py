@@ -39,17 +39,18 @@ QUICK_ENSEMBLE = (
 
 @pytest.fixture(scope="module")
 def ensemble_project(tmp_path_factory, project_root, mnist_idx_dir):
-    """A copy of the project after ``kedro run --params training.model=best``
-    (the whole run becomes the ``best`` pipeline) with ``ParallelRunner``, on
-    600 real training images."""
+    """A copy of the project after ``kedro run --pipelines best`` with
+    ``ParallelRunner``, on 600 real training images."""
     project = copy_project(project_root, tmp_path_factory.mktemp("ensemble"))
     run = run_kedro(
         project,
+        "--pipelines",
+        "best",
         "--runner",
         "ParallelRunner",
         "--params",
         f"ingestion.idx_dir={mnist_idx_dir},preprocessing.train_limit=600,"
-        f"training.model=best,{QUICK_ENSEMBLE}",
+        f"{QUICK_ENSEMBLE}",
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "parallel_runner: Pipeline execution completed" in run.stdout + run.stderr
@@ -169,22 +170,6 @@ def test_a_change_to_a_preset_no_member_trains_stops_the_ensemble(
             ensemble_project,
             {"training": {"presets": {"fast": {"epochs": 3}}}},
             pipeline_names=["best"],
-        )
-
-    assert fingerprints(ensemble_project / "data") == before
-
-
-def test_the_training_pipeline_alone_refuses_the_ensemble(ensemble_project):
-    before = fingerprints(ensemble_project / "data")
-
-    with pytest.raises(
-        ParameterValidationError,
-        match=r"training.model=best trains the ensemble.*kedro run --pipelines best",
-    ):
-        run_session(
-            ensemble_project,
-            {"training": {"model": "best"}},
-            pipeline_names=["training"],
         )
 
     assert fingerprints(ensemble_project / "data") == before

@@ -20,14 +20,12 @@ pytestmark = pytest.mark.slow
 BACKUP = "data/06_models/training_backup"
 MODEL = "data/06_models/mnist_cnn.keras"
 HISTORY = "data/08_reporting/training_history.csv"
+# The default preset, four epochs of 85 batches on 2,700 images.
+RESUMED_TRAINING = "training.presets.fast.epochs=4,training.presets.fast.batch_size=32"
 
 
 def backup_folders(project):
     return sorted(path for path in (project / BACKUP).iterdir() if path.is_dir())
-
-
-# The default preset, four epochs of 85 batches on 2,700 images.
-RESUMED_TRAINING = "training.presets.fast.epochs=4,training.presets.fast.batch_size=32"
 
 
 def kill(process):

@@ -41,6 +41,11 @@ from pathlib import Path
 
 import yaml
 
+from mnist_kedro.model.tensorflow_settings import (
+    TENSORFLOW_ENVIRONMENT,
+    set_tensorflow_environment,
+)
+
 PROJECT = Path(__file__).resolve().parents[1]
 KEDRO = Path(sys.executable).parent / "kedro"
 STAGES = ["ingestion", "preprocessing", "training", "evaluation"]
@@ -69,6 +74,7 @@ def main() -> None:
         default=PROJECT / "data" / "08_reporting" / "benchmarks.json",
     )
     args = parser.parse_args()
+    set_tensorflow_environment()  # for every process that it starts
 
     idx_dir = args.idx_dir.resolve()
     if not idx_dir.is_dir():
@@ -154,7 +160,10 @@ def machine() -> dict:
         "instruction_sets": " ".join(f for f in INSTRUCTION_SETS if f in flags)
         or "none of " + ", ".join(INSTRUCTION_SETS),
         "tensorflow": version("tensorflow"),
-        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1 (set by mnist_kedro)"),
+        # What the project's commands set, unless the environment says otherwise.
+        "onednn": os.environ.get(
+            "TF_ENABLE_ONEDNN_OPTS", TENSORFLOW_ENVIRONMENT["TF_ENABLE_ONEDNN_OPTS"]
+        ),
     }
 
 

@@ -104,13 +104,14 @@ def in_process(project: Path, runtime: str, calls: int) -> dict:
     started = time.perf_counter()
     import numpy as np  # noqa: PLC0415 (timed from here)
 
+    from mnist_kedro.model.tensorflow_settings import (  # noqa: PLC0415
+        limit_tensorflow_threads,
+        set_tensorflow_environment,
+    )
     from mnist_kedro.serving.model import load_served_model  # noqa: PLC0415
 
-    if runtime == "tensorflow":  # as the service runs it
-        from mnist_kedro.model.prediction import (  # noqa: PLC0415
-            limit_tensorflow_threads,
-        )
-
+    set_tensorflow_environment()  # as the service does
+    if runtime == "tensorflow":
         limit_tensorflow_threads()
     served = load_served_model(project, runtime=runtime)
     images = np.load(project / "data/05_model_input/x_test.npy")[:100]

@@ -26,11 +26,8 @@ from run import configured_training, latest
 from mnist_kedro.datasets import IdxDataset
 from mnist_kedro.model.inputs import batches
 from mnist_kedro.model.network import build_model
-from mnist_kedro.model.prediction import (
-    Predictor,
-    limit_tensorflow_threads,
-    predict_in_batches,
-)
+from mnist_kedro.model.prediction import Predictor, predict_in_batches
+from mnist_kedro.model.tensorflow_settings import limit_tensorflow_threads
 from mnist_kedro.parameters import TrainingParams
 from mnist_kedro.pipelines.ensemble.pipeline import MEMBERS
 from mnist_kedro.pipelines.training.nodes import train_model

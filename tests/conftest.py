@@ -22,6 +22,7 @@ from object_storage import S3Server, seaweedfs_s3
 
 from mnist_kedro.datasets import IdxDataset
 from mnist_kedro.datasets.mnist_source_dataset import SPLIT_FILES
+from mnist_kedro.model.tensorflow_settings import set_tensorflow_environment
 from mnist_kedro.parameters import ProjectParams
 from mnist_kedro.settings import CONFIG_LOADER_ARGS
 
@@ -42,6 +43,11 @@ LONGEST_FIRST = (
     "test_ensemble_pipeline",
     "test_object_storage_runs",
 )
+
+
+def pytest_configure() -> None:
+    # Before any test module imports TensorFlow, as a Kedro run's hook does.
+    set_tensorflow_environment()
 
 
 @pytest.hookimpl(tryfirst=True)  # xdist reads the groups in this hook too

@@ -2,6 +2,9 @@
 ``KedroSession`` and the ``kedro`` command."""
 
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -30,6 +33,7 @@ REPORTS = [
     "06_models/mnist_cnn.keras",
 ]
 MODEL = "06_models/mnist_cnn.keras"
+SET_AS_A_RUN_STARTS = ("TF_ENABLE_ONEDNN_OPTS", "MLFLOW_DISABLE_TELEMETRY")
 
 
 def test_full_run_trains_a_useful_model_and_writes_every_report(trained_project):
@@ -113,6 +117,46 @@ def test_each_stage_runs_alone_and_writes_only_its_outputs(
     assert before.keys() <= after.keys()  # earlier versions are kept
     changed = {name for name in after if after[name] != before.get(name)}
     assert {dataset_of(name) for name in changed} == written
+
+
+def test_a_node_that_needs_no_tensorflow_runs_without_importing_it(trained_project):
+    code = """
+import json, os, sys
+from pathlib import Path
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+bootstrap_project(Path.cwd())
+with KedroSession.create() as session:
+    session.run(node_names=["compute_metrics"])
+print(json.dumps({
+    "imported": [name for name in ("tensorflow", "keras", "sklearn") if name in sys.modules],
+    "environment": {name: os.environ.get(name) for name in sys.argv[1:]},
+}))
+"""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in SET_AS_A_RUN_STARTS
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-c", code, *SET_AS_A_RUN_STARTS],
+        cwd=trained_project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**environment, "KEDRO_DISABLE_TELEMETRY": "1"},
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.splitlines()[-1])
+    assert found["imported"] == []
+    # Set by the project's hook as the session started, for the nodes after it.
+    assert found["environment"] == {
+        "TF_ENABLE_ONEDNN_OPTS": "1",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
 
 
 def test_tfds_without_network_fails_fast_with_instructions(trained_project, tmp_path):

@@ -1,28 +1,68 @@
 """Project hooks."""
 
+import logging
+import os
 import subprocess
-from pathlib import Path
+import sys
+import tempfile
+from pathlib import Path, PurePosixPath
 
 import mlflow
 import pandas as pd
+from fsspec.implementations.local import LocalFileSystem
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol
 from kedro.pipeline import Pipeline
 from kedro.validation.exceptions import ParameterValidationError
 from pydantic import ValidationError
+from rich.logging import RichHandler
 
+from mnist_kedro.model.tensorflow_settings import set_tensorflow_environment
 from mnist_kedro.parameters import ENSEMBLE, ProjectParams
-from mnist_kedro.run_output import plain_log_when_piped
+
+PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class PlainLogWhenPiped:
-    """One plain line per log message when the output is no terminal; see
-    ``plain_log_when_piped``. Kedro's own start-up messages come before it."""
+    """Replaces the log's rich console handlers by plain ones, one line per
+    message, when their output is no terminal (CI, ``| tee``, a log file), where
+    rich would wrap every message at 80 columns; and rich's traceback printer by
+    Python's. Terminals and Jupyter keep rich's. Kedro's own start-up messages
+    come before it. (Kedro accepts no project handler class in
+    ``conf/logging.yml`` unless every user sets
+    ``KEDRO_LOGGING_MODULE_ALLOWLIST``, hence a hook.)"""
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        plain_log_when_piped()
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if not isinstance(handler, RichHandler):
+                continue
+            console = handler.console
+            if console.is_terminal or console.is_jupyter:
+                continue
+            plain = logging.StreamHandler(console.file)
+            plain.setLevel(handler.level)
+            plain.setFormatter(logging.Formatter(PLAIN_FORMAT))
+            root.removeHandler(handler)
+            root.addHandler(plain)
+            if sys.excepthook.__module__.startswith("rich."):
+                sys.excepthook = sys.__excepthook__  # rich's wraps tracebacks too
+
+
+class CommandEnvironment:
+    """What a Kedro command of this project needs in its environment, set as
+    its session starts, first of all hooks: TensorFlow's variables, before any
+    node imports it (``mnist_kedro.model.tensorflow_settings``), and MLflow's
+    usage telemetry off before MLflow records anything, as Kedro's is (the
+    project's ``.telemetry``): the project contacts nobody by itself. An
+    explicit setting wins."""
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: KedroContext) -> None:
+        set_tensorflow_environment()
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 class ValidateParameters:
@@ -89,7 +129,33 @@ class DescribeMlflowRun:
     commit of the project, and the version of ``mnist_cnn`` that the run
     evaluates or saves. kedro-mlflow tags Kedro's own run parameters (its run
     id, the pipelines, the command).
+
+    Artifacts: each file saved by a dataset whose metadata holds
+    ``mlflow_artifact_path``, in that folder of the run's artifacts.
+    (kedro-mlflow's ``MlflowArtifactDataset`` does this for unversioned
+    datasets only: a versioned one inside it takes a save version of its own,
+    which Kedro 1.7's catalog refuses.)
     """
+
+    # Before each node, in the process that runs it (ParallelRunner's too).
+    @hook_impl
+    def before_node_run(self, catalog: CatalogProtocol) -> None:
+        self._catalog = catalog
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        dataset = self._catalog.get(dataset_name)
+        folder = (getattr(dataset, "metadata", None) or {}).get("mlflow_artifact_path")
+        if folder is None or mlflow.active_run() is None:
+            return
+        fs, path = dataset.saved_file()
+        if isinstance(fs, LocalFileSystem):
+            mlflow.log_artifact(path, folder)
+            return
+        with tempfile.TemporaryDirectory() as local:
+            copy = f"{local}/{PurePosixPath(path).name}"
+            fs.get(path, copy)
+            mlflow.log_artifact(copy, folder)
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:

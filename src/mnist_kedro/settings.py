@@ -7,15 +7,29 @@ import warnings
 from omegaconf import OmegaConf
 from omegaconf.resolvers import oc
 
-from mnist_kedro.hooks import DescribeMlflowRun, PlainLogWhenPiped, ValidateParameters
+from mnist_kedro.hooks import (
+    CommandEnvironment,
+    DescribeMlflowRun,
+    PlainLogWhenPiped,
+    ValidateParameters,
+)
 
-# Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates, which prints
-# a dozen warning lines on every run; nothing in this project can act on them.
-warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
+# Kedro 1.7 and kedro-mlflow call an OmegaConf API that OmegaConf 2.4
+# deprecates, which prints a dozen warning lines as every command starts;
+# nothing in this project can act on them. Kedro reads this file as a command
+# starts, before it makes its config loader; only their own calls are hidden.
+warnings.filterwarnings(
+    "ignore", message="register_new_resolver", category=UserWarning, module="kedro"
+)
 
 # Hooks run in reverse order: the log is plain before parameters are checked.
 # kedro-mlflow's hook registers itself (an installed plugin).
-HOOKS = (DescribeMlflowRun(), ValidateParameters(), PlainLogWhenPiped())
+HOOKS = (
+    DescribeMlflowRun(),
+    ValidateParameters(),
+    CommandEnvironment(),
+    PlainLogWhenPiped(),
+)
 
 # Installed plugins for which to disable hook auto-registration.
 # DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)

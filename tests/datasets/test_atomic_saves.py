@@ -9,9 +9,9 @@ from kedro.io import DatasetError
 from kedro.io.core import Version
 from matplotlib.figure import Figure
 
-from mnist_kedro.datasets import IdxDataset, NumpyDataset
+from mnist_kedro.datasets import IdxDataset, KerasModelDataset, NumpyDataset
 from mnist_kedro.datasets.atomic import CSVDataset, MatplotlibDataset
-from mnist_kedro.datasets.partial_files import atomic_write
+from mnist_kedro.datasets.file_dataset import save_atomically
 
 
 class FigureKilledWhileSaving(Figure):
@@ -82,12 +82,38 @@ def test_saves_of_one_file_at_the_same_time_never_mix(tmp_path):
     path = tmp_path / "x.npy"
     fs = fsspec.filesystem("file")
 
-    with atomic_write(fs, str(path)) as first:
-        first.write(b"first run, " * 1000)
-        with atomic_write(fs, str(path)) as second:  # another run, same file
-            second.write(b"second run")
-        assert path.read_bytes() == b"second run"
-        first.write(b"end")
+    def first_run(partial):
+        fs.pipe_file(partial, b"first run, " * 1000)
+        save_atomically(fs, str(path), lambda other: fs.pipe_file(other, b"second"))
+        assert path.read_bytes() == b"second"
+        with fs.open(partial, "ab") as file:
+            file.write(b"end")
+
+    save_atomically(fs, str(path), first_run)
 
     assert path.read_bytes() == b"first run, " * 1000 + b"end"
     assert [file.name for file in tmp_path.iterdir()] == ["x.npy"]
+
+
+def test_a_model_killed_while_saving_leaves_the_last_version_loadable(tmp_path):
+    import keras  # noqa: PLC0415 - TensorFlow only where a model is needed
+
+    class KilledWhileSaving(keras.Sequential):
+        def save(self, filepath, **kwargs):
+            with open(filepath, "wb") as file:
+                file.write(b"PK half a model")
+            raise KeyboardInterrupt
+
+    layers = [keras.Input((4,)), keras.layers.Dense(2)]
+    versioned(KerasModelDataset, tmp_path / "model.keras").save(
+        keras.Sequential(layers)
+    )
+
+    with pytest.raises(KeyboardInterrupt):
+        versioned(KerasModelDataset, tmp_path / "model.keras").save(
+            KilledWhileSaving(layers)
+        )
+
+    assert len(list((tmp_path / "model.keras").iterdir())) == 1
+    loaded = versioned(KerasModelDataset, tmp_path / "model.keras").load()
+    assert loaded.output_shape == (None, 2)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_kedro.datasets.atomic import TensorFlowModelDataset
+from mnist_kedro.datasets import KerasModelDataset
 from mnist_kedro.model.network import build_model, ensemble
 
 
@@ -24,7 +24,7 @@ def test_the_ensemble_averages_its_members_and_survives_a_save_and_load(
     np.testing.assert_allclose(
         combined.predict(images, verbose=0), np.mean(each, axis=0), atol=1e-6
     )
-    dataset = TensorFlowModelDataset(filepath=str(tmp_path / "ensemble.keras"))
+    dataset = KerasModelDataset(filepath=str(tmp_path / "ensemble.keras"))
     dataset.save(combined)
     np.testing.assert_allclose(
         dataset.load().predict(images, verbose=0), np.mean(each, axis=0), atol=1e-6

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from pydantic import ValidationError
 
-from mnist_kedro.datasets.atomic import TensorFlowModelDataset
+from mnist_kedro.datasets import KerasModelDataset
 from mnist_kedro.model.inputs import augment, batches
 from mnist_kedro.model.network import build_model
 from mnist_kedro.parameters import AugmentationParams, TrainingParams
@@ -67,7 +67,7 @@ def test_preset_builds_trains_and_survives_a_save_and_load(
     )
     assert len(history) == 3
     assert model.optimizer.iterations.numpy() == 3 * 4  # 200 images in batches of 50
-    dataset = TensorFlowModelDataset(filepath=str(tmp_path / "model.keras"))
+    dataset = KerasModelDataset(filepath=str(tmp_path / "model.keras"))
     dataset.save(model)
     np.testing.assert_array_equal(
         dataset.load().predict(x[200:], verbose=0), model.predict(x[200:], verbose=0)

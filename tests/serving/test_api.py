@@ -13,8 +13,7 @@ from kedro.io import Version
 from kedro_project import copy_project, latest_version
 from PIL import Image
 
-from mnist_kedro.datasets import IdxDataset
-from mnist_kedro.datasets.atomic import TensorFlowModelDataset
+from mnist_kedro.datasets import IdxDataset, KerasModelDataset
 from mnist_kedro.model.network import build_model
 from mnist_kedro.serving.app import MAX_BODY_BYTES, create_app
 from mnist_kedro.serving.model import NoTrainedModelError, load_served_model
@@ -31,7 +30,7 @@ def untrained_project(tmp_path_factory, project_root, base_parameters):
     project = copy_project(project_root, tmp_path_factory.mktemp("untrained"))
     keras.utils.set_random_seed(0)
     model = build_model((28, 28, 1), 10, base_parameters.training.presets["seed"])
-    TensorFlowModelDataset(
+    KerasModelDataset(
         filepath=str(project / MODEL), version=Version(None, UNTRAINED_VERSION)
     ).save(model)
     return project

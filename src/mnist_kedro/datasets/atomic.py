@@ -1,64 +1,49 @@
-"""kedro-datasets' datasets, saving atomically, and logging what they save in
-MLflow if asked.
+"""kedro-datasets' file datasets, saving atomically (``save_atomically``).
 
-Each writes its file under a hidden temporary name beside the target and then
-renames it into place, so a run killed while saving never leaves a half-written
-file where the catalog would load it: readers see the previous version or the
-complete new one. Use them in the catalog like the originals, e.g.
-``type: mnist_kedro.datasets.atomic.CSVDataset``.
-
-With ``mlflow_artifact_path: reports``, each saved file is also an artifact of
-the active MLflow run, in that folder of its artifacts. (kedro-mlflow's
-``MlflowArtifactDataset`` does this for unversioned datasets only: a versioned
-one inside it takes a save version of its own, which Kedro 1.7's catalog
-refuses.)
+Use them in the catalog like the originals, e.g.
+``type: mnist_kedro.datasets.atomic.CSVDataset``: they load, describe and
+preview as kedro-datasets does; a save writes through a copy of the original
+dataset that points at the hidden temporary file, then renames that file into
+place.
 """
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import importlib
 from typing import Any
 
-from kedro.io.core import get_filepath_str
-from kedro_datasets.json import JSONDataset as _JSONDataset
-from kedro_datasets.matplotlib import MatplotlibDataset as _MatplotlibDataset
-from kedro_datasets.pandas import CSVDataset as _CSVDataset
-from kedro_datasets.tensorflow import TensorFlowModelDataset as _TensorFlowModelDataset
+from .file_dataset import AtomicSaves
 
-from .partial_files import log_artifact, move_into_place, partial_name
+# Where each original is; a class is made on first use, so that a run imports
+# only the libraries of the datasets that it uses (kedro-datasets' Matplotlib
+# dataset imports pyplot, which an evaluation task on Airflow may not need).
+ORIGINAL_MODULES = {
+    "CSVDataset": "kedro_datasets.pandas",
+    "JSONDataset": "kedro_datasets.json",
+    "MatplotlibDataset": "kedro_datasets.matplotlib",
+}
 
 
 def _atomic(dataset_class: type) -> type:
-    # The original save without Kedro's wrapper: this class's save is wrapped once.
-    write = getattr(dataset_class.save, "__wrapped__", dataset_class.save)
-
-    class AtomicDataset(dataset_class):
-        _partial_name: str | None = None  # while the original save writes
-
-        def __init__(self, *, mlflow_artifact_path: str | None = None, **kwargs):
+    class AtomicDataset(AtomicSaves, dataset_class):
+        def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            self._mlflow_artifact_path = mlflow_artifact_path
-
-        def _get_save_path(self) -> PurePosixPath:
-            path = super()._get_save_path()
-            return path.with_name(self._partial_name) if self._partial_name else path
+            self._arguments = kwargs
 
         def save(self, data: Any) -> None:
-            target = self._get_save_path()
-            self._partial_name = partial_name(target.name)
-            partial = get_filepath_str(self._get_save_path(), self._protocol)
-            try:
-                write(self, data)
-            except BaseException:
-                if self._fs.exists(partial):
-                    self._fs.rm(partial)
-                raise
-            finally:
-                self._partial_name = None
-            saved = get_filepath_str(target, self._protocol)
-            move_into_place(self._fs, partial, saved)
-            if self._mlflow_artifact_path is not None:
-                log_artifact(self._fs, saved, self._mlflow_artifact_path)
+            def write(partial: str) -> None:
+                # get_filepath_str leaves the protocol out, but for HTTP.
+                url = (
+                    partial
+                    if self._protocol == "file"
+                    else f"{self._protocol}://{partial}"
+                )
+                writer = dataset_class(
+                    **{**self._arguments, "filepath": url, "version": None}
+                )
+                writer.save(data)
+
+            self._save_atomically(write)
 
     AtomicDataset.__name__ = AtomicDataset.__qualname__ = dataset_class.__name__
     AtomicDataset.__doc__ = (
@@ -68,7 +53,9 @@ def _atomic(dataset_class: type) -> type:
     return AtomicDataset
 
 
-CSVDataset = _atomic(_CSVDataset)
-JSONDataset = _atomic(_JSONDataset)
-MatplotlibDataset = _atomic(_MatplotlibDataset)
-TensorFlowModelDataset = _atomic(_TensorFlowModelDataset)
+def __getattr__(name: str) -> type:
+    if name not in ORIGINAL_MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    original = getattr(importlib.import_module(ORIGINAL_MODULES[name]), name)
+    globals()[name] = atomic_class = _atomic(original)
+    return atomic_class

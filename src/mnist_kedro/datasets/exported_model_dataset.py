@@ -3,36 +3,28 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
 from copy import deepcopy
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-import fsspec
-from kedro.io.core import (
-    AbstractVersionedDataset,
-    DatasetError,
-    Version,
-    get_filepath_str,
-    get_protocol_and_path,
-)
+from kedro.io.core import DatasetError, Version
 
-from mnist_kedro.model.runtimes import PREDICTOR_OF_FORMAT
+from mnist_kedro.model.runtimes import EXTRA_HINT, PREDICTOR_OF_FORMAT
 
-from .partial_files import move_into_place, partial_name
+from .file_dataset import FileDataset
 
 if TYPE_CHECKING:  # the dataset loads without TensorFlow (ONNX, LiteRT)
     import keras
 
 
-class ExportedModelDataset(AbstractVersionedDataset):
+class ExportedModelDataset(FileDataset[Any, Any]):
     """Saves a Keras model with ``model.export`` in one ``format``:
     ``tf_saved_model`` (a folder for TF Serving, signature ``serve``),
     ``litert`` (a ``.tflite`` file) or ``onnx``; loads a predictor that runs
     the exported file with its own runtime (``mnist_kedro.model.runtimes``):
-    images in, class probabilities out.
-
-    The export is written under a hidden temporary name and renamed into
-    place, so a format that cannot be produced leaves nothing behind.
+    images in, class probabilities out. A format that cannot be produced
+    leaves nothing behind.
 
     Example YAML::
 
@@ -61,21 +53,18 @@ class ExportedModelDataset(AbstractVersionedDataset):
                 f"Unknown export format {format!r} for {filepath}: use one of "
                 f"{', '.join(PREDICTOR_OF_FORMAT)}."
             )
-        protocol, path = get_protocol_and_path(filepath, version)
-        self._protocol = protocol
-        self._fs = fsspec.filesystem(protocol, **(credentials or {}), **(fs_args or {}))
+        super().__init__(
+            filepath=filepath,
+            version=version,
+            credentials=credentials,
+            fs_args=fs_args,
+            metadata=metadata,
+        )
         self._format = format
         self._load_args = dict(load_args or {})
-        self.metadata = metadata
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
 
     def load(self) -> Any:
-        path = get_filepath_str(self._get_load_path(), self._protocol)
+        path = self._load_path()
         if self._protocol == "file":
             return self._predictor(path)
         with tempfile.TemporaryDirectory() as local:
@@ -84,30 +73,25 @@ class ExportedModelDataset(AbstractVersionedDataset):
             return self._predictor(local_path)
 
     def save(self, data: keras.Model) -> None:
-        target = self._get_save_path()
-        partial = get_filepath_str(
-            target.with_name(partial_name(target.name)), self._protocol
-        )
         with tempfile.TemporaryDirectory() as local:
-            exported = str(Path(local) / target.name)
+            exported = str(Path(local) / self._filepath.name)
             try:
-                data.export(exported, format=self._format, verbose=False)
+                with warnings.catch_warnings():
+                    # Keras' ONNX export touches np.object, which NumPy 2 warns
+                    # about; nothing here can act on it.
+                    warnings.filterwarnings(
+                        "ignore", message="In the future `np.object`"
+                    )
+                    data.export(exported, format=self._format, verbose=False)
             except (ImportError, ValueError, RuntimeError) as error:
                 raise DatasetError(
                     f"The model cannot be exported as {self._format} to "
-                    f"{target}: {error}. Nothing was written. For onnx and "
-                    'litert, install the export extra: pip install -e ".[export]".'
+                    f"{self._filepath}: {error}. Nothing was written. For onnx "
+                    f"and litert, {EXTRA_HINT}."
                 ) from error
-            self._fs.mkdirs(str(PurePosixPath(partial).parent), exist_ok=True)
-            try:
-                self._fs.put(exported, partial, recursive=True)
-                move_into_place(
-                    self._fs, partial, get_filepath_str(target, self._protocol)
-                )
-            except BaseException:
-                if self._fs.exists(partial):
-                    self._fs.rm(partial, recursive=True)
-                raise
+            self._save_atomically(
+                lambda partial: self._fs.put(exported, partial, recursive=True)
+            )
 
     def _predictor(self, path: str) -> Any:
         try:
@@ -117,16 +101,7 @@ class ExportedModelDataset(AbstractVersionedDataset):
 
     def _describe(self) -> dict[str, Any]:
         return {
-            "filepath": self._filepath,
-            "protocol": self._protocol,
+            **super()._describe(),
             "format": self._format,
             "load_args": deepcopy(self._load_args),
-            "version": self._version,
         }
-
-    def _exists(self) -> bool:
-        try:
-            path = get_filepath_str(self._get_load_path(), self._protocol)
-        except DatasetError:
-            return False
-        return self._fs.exists(path)

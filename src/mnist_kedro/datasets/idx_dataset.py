@@ -6,21 +6,13 @@ import gzip
 import math
 import struct
 import zlib
-from copy import deepcopy
-from pathlib import PurePosixPath
 from typing import IO, Any
 
-import fsspec
 import numpy as np
-from kedro.io.core import (
-    AbstractDataset,
-    DatasetError,
-    get_filepath_str,
-    get_protocol_and_path,
-)
+from kedro.io.core import DatasetError
 
 from .array_checks import check_array, check_shape
-from .partial_files import atomic_write
+from .file_dataset import FileDataset
 
 # IDX type codes (third byte of the magic number); multi-byte values are big-endian.
 _DTYPE_BY_CODE = {
@@ -39,7 +31,7 @@ _READ_CHUNK_BYTES = 1 << 20
 DEFAULT_MAX_BYTES = 1 << 31  # 2 GiB; MNIST's largest file holds 47 MB
 
 
-class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
+class IdxDataset(FileDataset[np.ndarray, np.ndarray]):
     """Loads and saves a NumPy array as an IDX file, plain or gzipped.
 
     On load it checks the magic number, the dimensions and the byte count, and
@@ -97,19 +89,18 @@ class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
             fs_args: Extra arguments for the ``fsspec`` filesystem.
             metadata: Any arbitrary metadata; ignored by Kedro, used by kedro-viz.
         """
-        protocol, path = get_protocol_and_path(str(filepath))
-        self._protocol = protocol
-        self._filepath = PurePosixPath(path)
-        self._fs = fsspec.filesystem(
-            protocol, **deepcopy(credentials or {}), **deepcopy(fs_args or {})
+        super().__init__(
+            filepath=filepath,
+            credentials=credentials,
+            fs_args=fs_args,
+            metadata=metadata,
         )
         self._shape = None if shape is None else tuple(shape)
         self._num_classes = num_classes
         self._max_bytes = max_bytes
-        self.metadata = metadata
 
     def load(self) -> np.ndarray:
-        path = get_filepath_str(self._filepath, self._protocol)
+        path = self._load_path()
         if not self._fs.exists(path):
             raise DatasetError(f"IDX file not found: {path}")
         with self._fs.open(path, "rb") as file:
@@ -118,21 +109,16 @@ class IdxDataset(AbstractDataset[np.ndarray, np.ndarray]):
         return array
 
     def save(self, data: np.ndarray) -> None:
-        path = get_filepath_str(self._filepath, self._protocol)
+        path = self._load_path()  # unversioned: where it saves
         self._validate(data, path)
         content = to_idx_bytes(data)
         if path.endswith(".gz"):
             content = gzip.compress(content, mtime=0)
-        with atomic_write(self._fs, path) as file:
-            file.write(content)
-
-    def _exists(self) -> bool:
-        return self._fs.exists(get_filepath_str(self._filepath, self._protocol))
+        self._save_atomically(lambda partial: self._fs.pipe_file(partial, content))
 
     def _describe(self) -> dict[str, Any]:
         return {
-            "filepath": self._filepath,
-            "protocol": self._protocol,
+            **super()._describe(),
             "shape": self._shape,
             "num_classes": self._num_classes,
         }

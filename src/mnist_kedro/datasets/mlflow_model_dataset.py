@@ -6,14 +6,14 @@ import logging
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-import mlflow
 import numpy as np
 from kedro.io.core import AbstractDataset, DatasetError
-from mlflow.models import ModelSignature
-from mlflow.types import Schema, TensorSpec
 
 if TYPE_CHECKING:
     import keras
+
+# MLflow (a few seconds to import) and Keras (TensorFlow) are imported on save
+# or load only: every dataset class of this package is imported with it.
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,14 @@ class MlflowKerasModelDataset(AbstractDataset):
         self.metadata = metadata
 
     def save(self, data: keras.Model) -> None:
+        import mlflow  # noqa: PLC0415
+        from mlflow import keras as mlflow_keras  # noqa: PLC0415
+        from mlflow.models import ModelSignature  # noqa: PLC0415
+        from mlflow.types import Schema, TensorSpec  # noqa: PLC0415
+
         if mlflow.active_run() is None:
             logger.info("No active MLflow run: the model is not logged in MLflow.")
             return
-        from mlflow import keras as mlflow_keras  # noqa: PLC0415 (imports Keras)
 
         image_shape = tuple(data.input_shape[1:])
         signature = ModelSignature(

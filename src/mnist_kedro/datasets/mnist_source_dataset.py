@@ -6,6 +6,7 @@ import logging
 import urllib.error
 import urllib.request
 from copy import deepcopy
+from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -23,6 +24,7 @@ SPLIT_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 SOURCES = ("auto", "idx", "tfds")
+TFDS_DOWNLOADS = "https://storage.googleapis.com/"  # where TFDS' datasets come from
 _DEFAULT_TFDS = {"name": "mnist", "path": "data/01_raw/tfds", "download_timeout": 10}
 
 
@@ -116,7 +118,11 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
     def _exists(self) -> bool:
         if self._source != "tfds" and not self._missing_idx_files():
             return True
-        return self._source != "idx" and self._tfds_builder().is_prepared()
+        return (
+            self._source != "idx"
+            and self._tfds_folder().is_dir()
+            and self._tfds_builder().is_prepared()
+        )
 
     def _describe(self) -> dict[str, Any]:
         return {"source": self._source, "path": self._idx_dir, "tfds": self._tfds}
@@ -159,17 +165,21 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
             for split, stem in SPLIT_FILES.items()
         }
 
+    def _tfds_folder(self) -> Path:
+        """Where TFDS keeps the dataset once downloaded (``<name>/<version>``
+        in its data folder), known without importing TFDS and TensorFlow."""
+        return Path(self._tfds["path"], self._tfds["name"].split(":")[0])
+
     def _tfds_builder(self) -> Any:
         import tensorflow_datasets as tfds  # noqa: PLC0415 - slow import, only for TFDS
 
         return tfds.builder(self._tfds["name"], data_dir=self._tfds["path"])
 
     def _read_tfds(self) -> dict[str, np.ndarray]:
+        if not self._tfds_folder().is_dir():  # before TFDS' slow import
+            self._check_download_reachable(TFDS_DOWNLOADS)
         builder = self._tfds_builder()
         if not builder.is_prepared():
-            self._check_download_reachable(
-                getattr(builder, "URL", "https://storage.googleapis.com/")
-            )
             builder.download_and_prepare()
         raw = {}
         for split in ("train", "test"):

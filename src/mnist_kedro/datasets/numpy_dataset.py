@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import math
-from copy import deepcopy
-from pathlib import PurePosixPath
 from typing import IO, Any
 
-import fsspec
 import numpy as np
-from kedro.io.core import (
-    AbstractDataset,
-    DatasetError,
-    get_filepath_str,
-    get_protocol_and_path,
-)
+from kedro.io.core import DatasetError
 
 from .array_checks import check_array
-from .partial_files import atomic_write
+from .file_dataset import FileDataset
 
 
 def check_npy_header(file: IO[bytes], path: str, size: int) -> None:
@@ -53,7 +45,7 @@ def check_npy_header(file: IO[bytes], path: str, size: int) -> None:
     file.seek(0)
 
 
-class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
+class NumpyDataset(FileDataset[np.ndarray, np.ndarray]):
     """Loads and saves a NumPy array in NumPy's own ``.npy`` format.
 
     Pickled objects are refused both ways, so a ``.npy`` file can never run code.
@@ -104,21 +96,20 @@ class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
             fs_args: Extra arguments for the ``fsspec`` filesystem.
             metadata: Any arbitrary metadata; ignored by Kedro, used by kedro-viz.
         """
-        protocol, path = get_protocol_and_path(str(filepath))
-        self._protocol = protocol
-        self._filepath = PurePosixPath(path)
-        self._fs = fsspec.filesystem(
-            protocol, **deepcopy(credentials or {}), **deepcopy(fs_args or {})
+        super().__init__(
+            filepath=filepath,
+            credentials=credentials,
+            fs_args=fs_args,
+            metadata=metadata,
         )
         self._checks = {
             "shape": None if shape is None else tuple(shape),
             "dtype": dtype,
             "value_range": None if value_range is None else tuple(value_range),
         }
-        self.metadata = metadata
 
     def load(self) -> np.ndarray:
-        path = get_filepath_str(self._filepath, self._protocol)
+        path = self._load_path()
         with self._fs.open(path, "rb") as file:
             check_npy_header(file, path, self._fs.size(path))
             array = np.load(file, allow_pickle=False)
@@ -126,13 +117,13 @@ class NumpyDataset(AbstractDataset[np.ndarray, np.ndarray]):
         return array
 
     def save(self, data: np.ndarray) -> None:
-        save_path = get_filepath_str(self._filepath, self._protocol)
-        check_array(data, save_path, **self._checks)
-        with atomic_write(self._fs, save_path) as file:
-            np.save(file, data, allow_pickle=False)
+        check_array(data, self._load_path(), **self._checks)
 
-    def _exists(self) -> bool:
-        return self._fs.exists(get_filepath_str(self._filepath, self._protocol))
+        def write(partial: str) -> None:
+            with self._fs.open(partial, "wb") as file:
+                np.save(file, data, allow_pickle=False)
+
+        self._save_atomically(write)
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "protocol": self._protocol, **self._checks}
+        return {**super()._describe(), **self._checks}

@@ -5,5 +5,6 @@ node, the prediction service and the benchmarks:
 - ``inputs``: the ``tf.data`` input, with augmentation;
 - ``callbacks``: per-epoch statistics and progress;
 - ``resume``: each training run's own backup folder, to resume a killed run;
-- ``prediction``: a compiled prediction call for serving.
+- ``prediction``: a compiled prediction call for serving;
+- ``tensorflow_settings``: TensorFlow's process-wide settings.
 """

@@ -8,24 +8,6 @@ import numpy as np
 import tensorflow as tf
 
 
-def limit_tensorflow_threads(threads: int = 1) -> None:
-    """TensorFlow's thread pools limited to ``threads``, before it first runs.
-
-    One image per call gains nothing from the pools, whose threads only compete
-    with the service's event loop (25 % more predictions per second at 32
-    clients); trainings side by side each take a core rather than fight over all.
-    """
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError as error:  # TensorFlow has run with other pools
-        raise RuntimeError(
-            f"TensorFlow cannot take {threads} thread(s) now: it has already run "
-            "in this process. Limit its threads in a fresh process, before "
-            f"anything else uses it ({error})."
-        ) from None
-
-
 def predict_in_batches(
     model: keras.Model, images: np.ndarray, batch_size: int = 1024
 ) -> np.ndarray:

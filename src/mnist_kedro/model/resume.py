@@ -21,12 +21,45 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
+import pandas as pd
 from filelock import FileLock, Timeout
 
 logger = logging.getLogger(__name__)
 
 RUN_DESCRIPTION = "run.json"
+HISTORY_LOG = "history.csv"
+
+
+class TrainingBackup:
+    """What makes ``model.fit`` resumable: ``callbacks`` that log each epoch
+    and back the training up in ``folder``, and the ``history`` they logged."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.callbacks = [
+            # Before the backup: a kill between the two repeats an epoch in the
+            # log (dropped by ``history``) rather than losing one.
+            keras.callbacks.CSVLogger(str(folder / HISTORY_LOG), append=True),
+            keras.callbacks.BackupAndRestore(str(folder), delete_checkpoint=False),
+        ]
+
+    def history(self) -> pd.DataFrame:
+        """Each epoch's logs, across the kills of the run: of an epoch logged
+        twice, the last."""
+        logged = pd.read_csv(self.folder / HISTORY_LOG)
+        return logged.drop_duplicates("epoch", keep="last").reset_index(drop=True)
+
+
+@contextmanager
+def resumable_training(
+    root: Path, fingerprint: dict[str, Any]
+) -> Iterator[TrainingBackup]:
+    """The backup of this run (``own_backup_folder``): a killed run of the same
+    ``fingerprint`` resumes after its last completed epoch."""
+    with own_backup_folder(root, fingerprint) as folder:
+        yield TrainingBackup(folder)
 
 
 def run_fingerprint(settings: dict[str, Any], *arrays: np.ndarray) -> dict[str, Any]:

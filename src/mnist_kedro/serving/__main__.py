@@ -8,6 +8,11 @@ from pathlib import Path
 
 import uvicorn
 
+from mnist_kedro.model.tensorflow_settings import (
+    limit_tensorflow_threads,
+    set_tensorflow_environment,
+)
+
 from .app import create_app
 from .model import DATASET_OF_RUNTIME, NoTrainedModelError, load_served_model
 
@@ -45,10 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.model_uri and (args.model_version or args.runtime != "tensorflow"):
         parser.error("--model-uri names the model: drop --model-version and --runtime")
+    set_tensorflow_environment()
     if args.runtime == "tensorflow":
-        # Imported here: the other runtimes never import TensorFlow.
-        from mnist_kedro.model.prediction import limit_tensorflow_threads  # noqa: PLC0415
-
         limit_tensorflow_threads()
     try:
         served = load_served_model(

@@ -3,16 +3,16 @@ and each member's accuracy beside the ensemble's."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pandas as pd
 
-from mnist_kedro.model.network import ensemble
-from mnist_kedro.model.prediction import predict_in_batches
+from mnist_kedro.pipelines.node_types import KerasModel
 
 
-def combine_members(*members: keras.Model) -> keras.Model:
+def combine_members(*members: KerasModel) -> KerasModel:
     """One model averaging the members' class probabilities."""
+    from mnist_kedro.model.network import ensemble
+
     return ensemble(list(members))
 
 
@@ -27,8 +27,8 @@ def member_accuracies(
     y_val: np.ndarray,
     x_test: np.ndarray,
     y_test: np.ndarray,
-    combined: keras.Model,
-    *members: keras.Model,
+    combined: KerasModel,
+    *members: KerasModel,
 ) -> pd.DataFrame:
     """Validation and test accuracy of each member (``member_<n>``, in order)
     and of the ensemble."""
@@ -47,5 +47,7 @@ def member_accuracies(
     )
 
 
-def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
+def _accuracy(model: KerasModel, images: np.ndarray, labels: np.ndarray) -> float:
+    from mnist_kedro.model.prediction import predict_in_batches
+
     return float(np.mean(predict_in_batches(model, images).argmax(axis=1) == labels))

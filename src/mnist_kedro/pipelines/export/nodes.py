@@ -3,18 +3,19 @@ exported format checked against it."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pandas as pd
 
-from mnist_kedro.model.prediction import predict_in_batches
 from mnist_kedro.parameters import ExportParams
+from mnist_kedro.pipelines.node_types import KerasModel
 
 
-def serving_model(model: keras.Model) -> keras.Model:
+def serving_model(model: KerasModel) -> KerasModel:
     """The model with its input named ``images`` and its output
     ``probabilities``, the names that the exported formats show to their
     runtimes; called once, as exporting needs a model that has run."""
+    import keras
+
     images = keras.Input(shape=model.input_shape[1:], name="images")
     probabilities = keras.layers.Identity(name="probabilities")(model(images))
     served = keras.Model(images, probabilities, name="mnist_cnn_serving")
@@ -23,7 +24,7 @@ def serving_model(model: keras.Model) -> keras.Model:
 
 
 def check_exports(
-    model: keras.Model,
+    model: KerasModel,
     x_test: np.ndarray,
     export: ExportParams,
     **exported,
@@ -33,6 +34,8 @@ def check_exports(
     predicted class agrees and the largest difference of a probability.
     Raises if a class differs or a probability differs by more than
     ``export.tolerance``, naming the format."""
+    from mnist_kedro.model.prediction import predict_in_batches
+
     images = x_test[: export.check_images]
     expected = predict_in_batches(model, images)
     rows = {}

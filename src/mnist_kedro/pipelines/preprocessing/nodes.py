@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from mnist_kedro.parameters import PreprocessingParams
 
@@ -22,6 +21,8 @@ def split_train_validation(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stratified, seeded split of the (optionally limited) training set into
     scaled training and validation images with their labels."""
+    from sklearn.model_selection import train_test_split
+
     seed = preprocessing.seed
     train_limit = preprocessing.train_limit
     if train_limit is not None and train_limit < len(labels):

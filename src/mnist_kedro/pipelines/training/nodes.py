@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
-from mnist_kedro.model.callbacks import EpochProgress, EpochStatistics
-from mnist_kedro.model.inputs import batches
-from mnist_kedro.model.network import build_model, recalibrate_batch_norm
-from mnist_kedro.model.prediction import limit_tensorflow_threads
-from mnist_kedro.model.resume import own_backup_folder, run_fingerprint
-from mnist_kedro.parameters import (
-    ClassNames,
-    ModelPreset,
-    TrainingParams,
-)
+from mnist_kedro.parameters import ClassNames, ModelPreset, TrainingParams
+from mnist_kedro.pipelines.node_types import KerasModel
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +30,7 @@ def train_model(
     y_val: np.ndarray,
     class_names: ClassNames,
     training: TrainingParams,
-) -> tuple[keras.Model, pd.DataFrame]:
+) -> tuple[KerasModel, pd.DataFrame]:
     """Trains the preset ``training.model`` with Adam and early stopping on
     validation loss; returns the model with the best validation loss and the
     per-epoch history (with each epoch's wall time and learning rate).
@@ -43,27 +38,36 @@ def train_model(
     Batch normalisation's statistics are then re-estimated under the final
     weights (``recalibrate_batch_norm``), so that short runs predict well too.
 
-    A run that was killed resumes after its last completed epoch: the model,
-    optimiser and history of each epoch are backed up in a folder of this run's
-    own under ``training.backup_dir`` (``mnist_kedro.model.resume``), removed
-    once training has finished. With ``training.distribution`` "mirrored", each
-    device trains on ``batch_size`` images of every batch; ``training.threads``
-    limits TensorFlow's threads, in a process where it has not run yet.
+    A run that was killed resumes after its last completed epoch
+    (``mnist_kedro.model.resume``). With ``training.distribution`` "mirrored",
+    each device trains on ``batch_size`` images of every batch;
+    ``training.threads`` limits TensorFlow's threads, in a process where it has
+    not run yet.
     """
-    highest_label = max(y_train.max(), y_val.max())
-    if highest_label >= len(class_names):
-        raise ValueError(
-            f"The training labels go up to {highest_label} but only "
-            f"{len(class_names)} class names are configured; run the whole "
-            "pipeline again after changing class_names."
-        )
-    preset = training.preset
+    _check_labels(class_names, y_train, y_val)
+    import keras
+
+    from mnist_kedro.model import tensorflow_settings
+    from mnist_kedro.model.callbacks import (
+        EpochProgress,
+        EpochStatistics,
+    )
+    from mnist_kedro.model.inputs import batches
+    from mnist_kedro.model.network import (
+        build_model,
+        recalibrate_batch_norm,
+    )
+    from mnist_kedro.model.resume import (
+        resumable_training,
+        run_fingerprint,
+    )
+
     if training.threads:
-        limit_tensorflow_threads(training.threads)
-    keras.utils.set_random_seed(training.seed)
-    if training.deterministic:
-        # Process-wide and irreversible; costs little on CPU (docs/reliability.md).
-        tf.config.experimental.enable_op_determinism()
+        tensorflow_settings.limit_tensorflow_threads(training.threads)
+    tensorflow_settings.make_reproducible(
+        training.seed, deterministic_ops=training.deterministic
+    )
+    preset = training.preset
     strategy = distribution_strategy(training)
     batch_size = preset.batch_size * strategy.num_replicas_in_sync
     train_batches = batches(
@@ -90,10 +94,9 @@ def train_model(
         y_val,
     )
     with (
-        own_backup_folder(Path(training.backup_dir), fingerprint) as backup_dir,
+        resumable_training(Path(training.backup_dir), fingerprint) as backup,
         EpochProgress() as progress,
     ):
-        history_log = backup_dir / "history.csv"
         model.fit(
             train_batches,
             epochs=preset.epochs,
@@ -102,12 +105,7 @@ def train_model(
             callbacks=[
                 EpochStatistics(),
                 progress,
-                # Before the backup: a kill between the two repeats an epoch in
-                # the log (dropped below) rather than losing one.
-                keras.callbacks.CSVLogger(str(history_log), append=True),
-                keras.callbacks.BackupAndRestore(
-                    str(backup_dir), delete_checkpoint=False
-                ),
+                *backup.callbacks,
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss",
                     patience=preset.patience,
@@ -117,15 +115,27 @@ def train_model(
             ],
             verbose=0,
         )
-        history = pd.read_csv(history_log).drop_duplicates("epoch", keep="last")
+        history = backup.history()
     recalibrate_batch_norm(model, x_train[:RECALIBRATION_IMAGES], batch_size)
     history["epoch"] += 1
-    return model, history.reset_index(drop=True)
+    return model, history
+
+
+def _check_labels(class_names: ClassNames, *labels: np.ndarray) -> None:
+    highest_label = max(array.max() for array in labels)
+    if highest_label >= len(class_names):
+        raise ValueError(
+            f"The training labels go up to {highest_label} but only "
+            f"{len(class_names)} class names are configured; run the whole "
+            "pipeline again after changing class_names."
+        )
 
 
 def distribution_strategy(training: TrainingParams) -> tf.distribute.Strategy:
     """TensorFlow's default strategy (one device), or ``MirroredStrategy`` over
     ``training.devices`` (by default every local GPU, else the CPU)."""
+    import tensorflow as tf
+
     if training.distribution == "mirrored":
         return tf.distribute.MirroredStrategy(training.devices)
     return tf.distribute.get_strategy()
@@ -138,6 +148,8 @@ def learning_rate(
     ``preset.learning_rate`` to it, then a cosine decay to zero at the last epoch."""
     if preset.schedule == "constant":
         return preset.learning_rate
+    import keras
+
     warmup_steps = preset.warmup_epochs * steps_per_epoch
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=preset.learning_rate / 10

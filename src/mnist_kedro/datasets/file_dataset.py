@@ -1,0 +1,122 @@
+"""How every dataset of this project writes a file: atomically. And what the
+project's own file datasets share.
+
+A save writes under a hidden temporary name beside the target, then renames it
+into place, so a run killed while saving never leaves a half-written file where
+the catalog would load it: readers see the previous version or the complete new
+one. On object storage (S3 and the like) a "rename" is a server-side copy of
+each object, then its deletion: every object appears complete or not at all,
+and the partial objects are gone once the copy is done.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from copy import deepcopy
+from pathlib import PurePosixPath
+from typing import Any, TypeVar
+
+import fsspec
+from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
+from kedro.io.core import (
+    AbstractVersionedDataset,
+    DatasetError,
+    Version,
+    get_filepath_str,
+    get_protocol_and_path,
+)
+
+_DI = TypeVar("_DI")
+_DO = TypeVar("_DO")
+
+
+def save_atomically(
+    fs: AbstractFileSystem, path: str, write: Callable[[str], None]
+) -> None:
+    """Calls ``write`` with a path beside ``path`` to write a file or a folder
+    at, then renames what it wrote to ``path``. If ``write`` fails, what it
+    wrote is removed and ``path`` is untouched. The temporary name is hidden
+    (Kedro never loads it, versioned or not) and new at every call, so that
+    runs saving the same file at the same time never share one."""
+    target = PurePosixPath(path)
+    partial = str(target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial"))
+    fs.mkdirs(str(target.parent), exist_ok=True)
+    try:
+        write(partial)
+    except BaseException:
+        if fs.exists(partial):
+            fs.rm(partial, recursive=True)
+        raise
+    if isinstance(fs, LocalFileSystem) or not fs.isdir(partial):
+        fs.mv(partial, path)
+        return
+    # On object storage a folder is only the common prefix of its objects,
+    # which s3fs cannot move: each object is moved.
+    for source in fs.find(partial):
+        fs.copy(source, path + source[len(partial) :])
+    fs.rm(partial, recursive=True)
+
+
+class AtomicSaves:
+    """For a versionable dataset with an fsspec filesystem ``_fs`` and its
+    ``_protocol`` (kedro-datasets' convention): saves through
+    ``save_atomically``, and names the file that a save writes."""
+
+    def _save_atomically(self, write: Callable[[str], None]) -> None:
+        path = get_filepath_str(self._get_save_path(), self._protocol)
+        save_atomically(self._fs, path, write)
+
+    def saved_file(self) -> tuple[AbstractFileSystem, str]:
+        """The filesystem and the path of the file (or folder) that a save of
+        this dataset writes, at its save version."""
+        version = self.resolve_save_version()
+        path = self._get_versioned_path(version) if version else self._filepath
+        return self._fs, get_filepath_str(path, self._protocol)
+
+
+class FileDataset(AtomicSaves, AbstractVersionedDataset[_DI, _DO]):
+    """What the project's own datasets of one file (or folder) share: the file
+    on any fsspec filesystem (a local path, ``s3://bucket/key``), optionally
+    versioned, saved atomically. A subclass loads from ``self._load_path()``
+    and saves through ``self._save_atomically(write)``."""
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        version: Version | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        protocol, path = get_protocol_and_path(str(filepath), version)
+        self._protocol = protocol
+        self._fs = fsspec.filesystem(
+            protocol, **deepcopy(credentials or {}), **deepcopy(fs_args or {})
+        )
+        self.metadata = metadata
+        super().__init__(
+            filepath=PurePosixPath(path),
+            version=version,
+            exists_function=self._fs.exists,
+            glob_function=self._fs.glob,
+        )
+
+    def _load_path(self) -> str:
+        return get_filepath_str(self._get_load_path(), self._protocol)
+
+    def _exists(self) -> bool:
+        try:
+            path = self._load_path()
+        except DatasetError:  # versioned, and no version saved yet
+            return False
+        return self._fs.exists(path)
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "filepath": self._filepath,
+            "protocol": self._protocol,
+            "version": self._version,
+        }

@@ -21,6 +21,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 BIN = Path(sys.executable).parent
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 EXPERIMENT = "mnist_kedro"  # the MLflow experiment of conf/base/mlflow.yml
 CHROMIUM = Path("/usr/bin/chromium")
 # Chromium's own background traffic would only be refused on a closed network.
@@ -105,6 +106,19 @@ def run_kedro(project: Path, *args: str, **env: str) -> subprocess.CompletedProc
         text=True,
         timeout=600,
         env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "COLUMNS": "200", **env},
+    )
+
+
+def run_benchmark(
+    script: str, *args: str, timeout: float
+) -> subprocess.CompletedProcess:
+    """``benchmarks/<script>`` in a fresh process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,  # the callers assert on the exit code
     )
 
 

@@ -29,6 +29,8 @@ from kedro.framework.startup import bootstrap_project
 from kedro_project import BIN, EXPERIMENT, copy_project
 from mlflow import MlflowClient
 
+from mnist_kedro.airflow_task import FINISH_MLFLOW_RUN_TASK, START_MLFLOW_RUN_TASK
+
 pytestmark = [pytest.mark.slow, pytest.mark.object_storage, pytest.mark.airflow]
 
 DAG = "mnist-kedro-s3"
@@ -135,17 +137,24 @@ def test_the_dags_import_cleanly_and_mirror_the_kedro_pipelines(deployment):
 
     for dag_id, pipeline_name in ((DAG, "__default__"), (EVALUATION_DAG, "evaluation")):
         pipeline = pipelines[pipeline_name]
-        expected = {
-            task_id(node.name): sorted(task_id(parent.name) for parent in parents)
+        node_tasks = {
+            task_id(node.name): sorted(
+                [START_MLFLOW_RUN_TASK, *(task_id(parent.name) for parent in parents)]
+            )
             for node, parents in pipeline.node_dependencies.items()
         }
-        assert dags[dag_id] == expected
+        # The MLflow run's setup task before every node task, its teardown after.
+        assert dags[dag_id] == {
+            **node_tasks,
+            START_MLFLOW_RUN_TASK: [],
+            FINISH_MLFLOW_RUN_TASK: sorted([START_MLFLOW_RUN_TASK, *node_tasks]),
+        }
         # Whatever one task hands another goes through the catalog.
         for node, parents in pipeline.node_dependencies.items():
             for parent in parents:
                 for dataset in set(parent.outputs) & set(node.inputs):
                     assert "type" in catalog.config_resolver.resolve_pattern(dataset)
-    assert len(dags[DAG]) == len(pipelines["__default__"].nodes) == 19
+    assert len(dags[DAG]) == len(pipelines["__default__"].nodes) + 2 == 21
 
 
 def task_id(node_name: str) -> str:
@@ -252,6 +261,9 @@ def test_a_scheduler_runs_two_dag_runs_side_by_side_that_a_corrupt_object_fails_
             / "attempt=1.log"
         ).read_text()
         assert "y_val.npy: not a NumPy .npy file, or a corrupt one" in log
+        # The DAG run's MLflow run, ended by the teardown task
+        (mlflow_run,) = mlflow_runs(env, f"{EVALUATION_DAG} {run_id}")
+        assert mlflow_run.info.status == "FAILED"
     after = {key: info["size"] for key, info in fs.find(data_root, detail=True).items()}
     assert {key: after.get(key) for key in before} == before  # nothing lost
     assert not [key for key in after if ".partial" in key]
@@ -279,7 +291,8 @@ def test_a_scheduler_runs_two_dag_runs_side_by_side_that_a_corrupt_object_fails_
             retried["compute-metrics"]["start_date"]
             > run["compute-metrics"]["end_date"]
         )
-        # One MLflow run per DAG run, finished with the retried task's metrics.
+        # Still one MLflow run per DAG run, finished with the retried task's
+        # metrics: the setup task, cleared with it, found it again.
         (mlflow_run,) = mlflow_runs(env, f"{EVALUATION_DAG} {run_id}")
         assert mlflow_run.info.status == "FINISHED"
         assert "test_accuracy" in mlflow_run.data.metrics

@@ -2,37 +2,30 @@
 full MNIST are in docs/results.md)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
+from kedro_project import run_benchmark
 
 pytestmark = pytest.mark.slow
 
 
-def test_benchmark_script_measures_every_figure(project_root, mnist_idx_dir, tmp_path):
+def test_benchmark_script_measures_every_figure(mnist_idx_dir, tmp_path):
     figures_file = tmp_path / "benchmarks.json"
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(project_root / "benchmarks" / "run.py"),
-            "--idx-dir",
-            str(mnist_idx_dir),
-            "--smoke",
-            "--presets",
-            "seed",
-            "--repeats",
-            "1",
-            "--throughput-epochs",
-            "1",
-            "--json",
-            str(figures_file),
-        ],
-        capture_output=True,
-        text=True,
+    result = run_benchmark(
+        "run.py",
+        "--idx-dir",
+        str(mnist_idx_dir),
+        "--smoke",
+        "--presets",
+        "seed",
+        "--repeats",
+        "1",
+        "--throughput-epochs",
+        "1",
+        "--json",
+        str(figures_file),
         timeout=900,
-        check=False,
     )
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -91,29 +84,23 @@ def test_benchmark_script_measures_every_figure(project_root, mnist_idx_dir, tmp
 
 
 def test_ensemble_sizes_script_measures_each_size_and_draws_the_plot(
-    project_root, mnist_idx_dir, tmp_path
+    mnist_idx_dir, tmp_path
 ):
     figures_file, plot = tmp_path / "ensemble_sizes.json", tmp_path / "plot.png"
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(project_root / "benchmarks" / "ensemble_sizes.py"),
-            "--idx-dir",
-            str(mnist_idx_dir),
-            "--presets",
-            "seed",
-            "--params",
-            "preprocessing.train_limit=600,training.presets.seed.epochs=1",
-            "--json",
-            str(figures_file),
-            "--plot",
-            str(plot),
-        ],
-        capture_output=True,
-        text=True,
+    result = run_benchmark(
+        "ensemble_sizes.py",
+        "--idx-dir",
+        str(mnist_idx_dir),
+        "--presets",
+        "seed",
+        "--params",
+        "preprocessing.train_limit=600,training.presets.seed.epochs=1",
+        "--json",
+        str(figures_file),
+        "--plot",
+        str(plot),
         timeout=900,
-        check=False,
     )
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -60,7 +60,7 @@ def training_run(client, trained_project) -> Run:
     return [
         run
         for run in runs_of(client, trained_project)
-        if run.info.run_name == "__default__"
+        if run.info.run_name == "default · fast"
     ][-1]
 
 
@@ -162,7 +162,14 @@ def test_the_logged_model_is_registered_and_predicts_as_the_catalogs(
     )
     assert (images.type, images.shape) == (np.dtype("float32"), (-1, 28, 28, 1))
     assert probabilities.shape == (-1, 10)
-    assert logged.saved_input_example_info is not None
+    # A Logged Model of MLflow 3 (its "Logged models" tab), the registered one
+    (logged_model,) = [
+        model
+        for model in client.search_logged_models([training_run.info.experiment_id])
+        if model.source_run_id == training_run.info.run_id
+    ]
+    assert registered.source == logged_model.model_uri
+    assert logged_model.name == "model"
     assert served.version == uri
     np.testing.assert_array_equal(
         served.predict(x_test).argmax(axis=1),
@@ -218,10 +225,11 @@ def test_a_tracking_server_receives_the_run_and_the_model(trained_project, tmp_p
         (logged,) = runs_of(client, trained_project)
         artifacts = {a.path for a in client.list_artifacts(logged.info.run_id)}
         (registered,) = client.search_model_versions("name = 'mnist-cnn'")
+        (logged_model,) = client.search_logged_models([logged.info.experiment_id])
 
     assert "test_accuracy" in logged.data.metrics
-    assert {"reports", "figures", "model"} <= artifacts
-    assert registered.run_id == logged.info.run_id
+    assert {"reports", "figures"} <= artifacts
+    assert registered.run_id == logged_model.source_run_id == logged.info.run_id
     assert any((tmp_path / "server-artifacts").rglob("MLmodel"))  # on the server
 
 

@@ -2,40 +2,33 @@
 in docs/results.md)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
+from kedro_project import run_benchmark
 
 pytestmark = pytest.mark.slow
 
 
 def test_load_test_runs_against_the_service_without_errors(
-    trained_project, project_root, mnist_idx_dir, tmp_path
+    trained_project, mnist_idx_dir, tmp_path
 ):
     figures_file = tmp_path / "load.json"
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(project_root / "benchmarks" / "load_test.py"),
-            "--idx-dir",
-            str(mnist_idx_dir),
-            "--project-path",
-            str(trained_project),
-            "--requests",
-            "200",
-            "--concurrency",
-            "8",
-            "--max-seconds",
-            "20",
-            "--json",
-            str(figures_file),
-        ],
-        capture_output=True,
-        text=True,
+    result = run_benchmark(
+        "load_test.py",
+        "--idx-dir",
+        str(mnist_idx_dir),
+        "--project-path",
+        str(trained_project),
+        "--requests",
+        "200",
+        "--concurrency",
+        "8",
+        "--max-seconds",
+        "20",
+        "--json",
+        str(figures_file),
         timeout=300,
-        check=False,
     )
 
     assert result.returncode == 0, result.stderr[-3000:]
@@ -48,33 +41,27 @@ def test_load_test_runs_against_the_service_without_errors(
 
 
 def test_runtimes_benchmark_compares_every_runtime_side_by_side(
-    trained_project, project_root, mnist_idx_dir, tmp_path
+    trained_project, mnist_idx_dir, tmp_path
 ):
     figures_file = tmp_path / "runtimes.json"
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(project_root / "benchmarks" / "runtimes.py"),
-            "--idx-dir",
-            str(mnist_idx_dir),
-            "--project-path",
-            str(trained_project),
-            "--repeats",
-            "1",
-            "--calls",
-            "50",
-            "--requests",
-            "100",
-            "--concurrency",
-            "4",
-            "--json",
-            str(figures_file),
-        ],
-        capture_output=True,
-        text=True,
+    result = run_benchmark(
+        "runtimes.py",
+        "--idx-dir",
+        str(mnist_idx_dir),
+        "--project-path",
+        str(trained_project),
+        "--repeats",
+        "1",
+        "--calls",
+        "50",
+        "--requests",
+        "100",
+        "--concurrency",
+        "4",
+        "--json",
+        str(figures_file),
         timeout=600,
-        check=False,
     )
 
     assert result.returncode == 0, result.stderr[-3000:]

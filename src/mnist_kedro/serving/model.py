@@ -56,9 +56,9 @@ def load_served_model(
             class_names = list(session.load_context().params["class_names"])
             predict = _keras_predictor(_mlflow_model(model_uri))
         return ServedModel(predict, class_names, model_uri, "tensorflow")
-    # The catalog as configured, built without a session, whose hooks (kedro-
-    # mlflow's) would load the class of every dataset, TensorFlow's among them.
-    # Paths in the configuration are taken from the project folder.
+    # The catalog as configured, built without a session, whose hooks would
+    # import MLflow and set up tracking, which serving does not use. Paths in
+    # the configuration are taken from the project folder.
     with contextlib.chdir(project_path):
         config = settings.CONFIG_LOADER_CLASS(
             conf_source=settings.CONF_SOURCE, env=env, **settings.CONFIG_LOADER_ARGS

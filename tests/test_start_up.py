@@ -20,6 +20,7 @@ def test_start_up_script_measures_a_node_the_offline_failure_and_the_ui(
         str(trained_project),
         "--repeats",
         "1",
+        "--no-ui-baseline",
         "--json",
         str(figures_file),
         timeout=600,
@@ -37,7 +38,7 @@ def test_start_up_script_measures_a_node_the_offline_failure_and_the_ui(
     offline = figures["offline_failure"]
     assert offline["kedro run --pipelines ingestion"]["says_it_cannot_download"]
     assert offline["the dataset alone"]["seconds"] > 0
-    ui = figures["mlflow_ui"]
-    assert ui["the project's"]["processes"] < ui["MLflow's defaults"]["processes"]
+    # kedro, `mlflow ui` and its one worker: no job runner (MLflow's defaults: 16)
+    assert figures["mlflow_ui"]["the project's"]["processes"] <= 3
     for section in ("A node without TensorFlow", "No IDX files", "kedro mlflow ui"):
         assert section in result.stdout

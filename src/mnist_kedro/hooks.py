@@ -12,12 +12,13 @@ import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
-from kedro.io import CatalogProtocol
+from kedro.io import CatalogProtocol, DatasetError
 from kedro.pipeline import Pipeline
 from kedro.validation.exceptions import ParameterValidationError
 from pydantic import ValidationError
 from rich.logging import RichHandler
 
+from mnist_kedro.datasets.file_dataset import AtomicSaves
 from mnist_kedro.model.tensorflow_settings import set_tensorflow_environment
 from mnist_kedro.parameters import ENSEMBLE, ProjectParams
 
@@ -161,6 +162,13 @@ class DescribeMlflowRun:
         folder = (getattr(dataset, "metadata", None) or {}).get("mlflow_artifact_path")
         if folder is None or mlflow.active_run() is None:
             return
+        if not isinstance(dataset, AtomicSaves):
+            raise DatasetError(
+                f"{dataset_name}: mlflow_artifact_path needs a dataset that names "
+                "the file it saved: one of mnist_kedro.datasets, or of "
+                "mnist_kedro.datasets.atomic for kedro-datasets' CSV, JSON and "
+                "Matplotlib datasets."
+            )
         fs, path = dataset.saved_file()
         if isinstance(fs, LocalFileSystem):
             mlflow.log_artifact(path, folder)

@@ -44,23 +44,14 @@ def train_model(
     ``training.threads`` limits TensorFlow's threads, in a process where it has
     not run yet.
     """
-    _check_labels(class_names, y_train, y_val)
+    _check_labels(class_names, y_train, y_val)  # at once, before TensorFlow
     import keras
 
     from mnist_kedro.model import tensorflow_settings
-    from mnist_kedro.model.callbacks import (
-        EpochProgress,
-        EpochStatistics,
-    )
+    from mnist_kedro.model.callbacks import EpochProgress, EpochStatistics
     from mnist_kedro.model.inputs import batches
-    from mnist_kedro.model.network import (
-        build_model,
-        recalibrate_batch_norm,
-    )
-    from mnist_kedro.model.resume import (
-        resumable_training,
-        run_fingerprint,
-    )
+    from mnist_kedro.model.network import build_model, recalibrate_batch_norm
+    from mnist_kedro.model.resume import resumable_training, run_fingerprint
 
     if training.threads:
         tensorflow_settings.limit_tensorflow_threads(training.threads)

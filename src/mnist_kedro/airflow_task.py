@@ -35,17 +35,26 @@ START_MLFLOW_RUN_TASK = "start-mlflow-run"
 FINISH_MLFLOW_RUN_TASK = "finish-mlflow-run"
 
 
-def start_mlflow_run(*, package_name: str, env: str, conf_source: str) -> str:
+def start_mlflow_run(
+    *, package_name: str, pipeline_name: str, env: str, conf_source: str
+) -> str:
     """The id of the current DAG run's MLflow run, in the project's tracking
-    store and experiment (``conf/*/mlflow.yml``): started now, or the one that
-    an earlier try of this task started."""
+    store and experiment (``conf/*/mlflow.yml``): started now, with every
+    parameter of the DAG run, or the one that an earlier try of this task
+    started."""
     import mlflow  # noqa: PLC0415
     from airflow.sdk import get_current_context  # noqa: PLC0415
+    from kedro.framework.project import pipelines  # noqa: PLC0415
+
+    from mnist_kedro.hooks import log_parameters  # noqa: PLC0415
+    from mnist_kedro.parameters import ProjectParams  # noqa: PLC0415
 
     dag_run = get_current_context()["dag_run"]
     tags = {"airflow_dag_id": dag_run.dag_id, "airflow_run_id": dag_run.run_id}
-    with _session(package_name, env, conf_source) as session:
-        mlflow_settings = session.load_context().config_loader["mlflow"]
+    params = runtime_params(dag_run.conf or {})
+    with _session(package_name, env, conf_source, params) as session:
+        context = session.load_context()
+        mlflow_settings = context.config_loader["mlflow"]
         client = mlflow.MlflowClient()
         experiment = client.get_experiment_by_name(
             mlflow_settings["tracking"]["experiment"]["name"]
@@ -60,6 +69,15 @@ def start_mlflow_run(*, package_name: str, env: str, conf_source: str) -> str:
             experiment.experiment_id,
             tags=tags,
             run_name=f"{dag_run.dag_id} {dag_run.run_id}",
+        )
+        ensemble = any(
+            name.startswith("params:ensemble.")
+            for name in pipelines[pipeline_name].inputs()
+        )
+        log_parameters(
+            run.info.run_id,
+            ProjectParams.model_validate(context.params),
+            ensemble=ensemble,
         )
         return run.info.run_id
 

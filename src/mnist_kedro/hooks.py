@@ -15,6 +15,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol, DatasetError
 from kedro.pipeline import Pipeline
 from kedro.validation.exceptions import ParameterValidationError
+from mlflow.entities import Param
 from pydantic import ValidationError
 from rich.logging import RichHandler
 
@@ -203,23 +204,16 @@ class DescribeMlflowRun:
         ensemble = any(
             name.startswith("params:ensemble.") for name in pipeline.inputs()
         )
-        if not self._run_opened_before:  # an orchestrator names its own
+        # An orchestrator's run is named by it, and its parameters logged once
+        # by it: tasks that run at once would race on them (MLflow's batch
+        # logging of parameters is not safe against concurrent writers).
+        if not self._run_opened_before:
+            run_id = mlflow.active_run().info.run_id
             mlflow.MlflowClient().update_run(
-                mlflow.active_run().info.run_id,
+                run_id,
                 name=_run_name(run_params, pipeline, self._params.training.model),
             )
-        (flattened,) = pd.json_normalize(
-            self._params.model_dump(mode="json"), sep="."
-        ).to_dict(orient="records")
-        mlflow.log_params(
-            {
-                name: value
-                for name, value in flattened.items()
-                # The sections' own names are kedro-mlflow's; the ensemble's
-                # only where it trains.
-                if "." in name and (ensemble or not name.startswith("ensemble."))
-            }
-        )
+            log_parameters(run_id, self._params, ensemble=ensemble)
         tags = {
             "preset": ENSEMBLE if ensemble else self._params.training.model,
             "data_source": repr(catalog.get("mnist_source")),
@@ -232,6 +226,23 @@ class DescribeMlflowRun:
         elif "mnist_cnn" in pipeline.all_outputs():
             tags["mnist_cnn_version"] = model.resolve_save_version()
         mlflow.set_tags(tags)
+
+
+def log_parameters(run_id: str, params: ProjectParams, *, ensemble: bool) -> None:
+    """Every parameter in the MLflow run ``run_id``, flattened
+    (``training.presets.fast.epochs``); the ensemble's only if it trains."""
+    (flattened,) = pd.json_normalize(params.model_dump(mode="json"), sep=".").to_dict(
+        orient="records"
+    )
+    mlflow.MlflowClient().log_batch(
+        run_id,
+        params=[
+            Param(name, str(value))
+            for name, value in flattened.items()
+            # The sections' own names are kedro-mlflow's.
+            if "." in name and (ensemble or not name.startswith("ensemble."))
+        ],
+    )
 
 
 def _run_name(run_params: dict, pipeline: Pipeline, preset: str) -> str:

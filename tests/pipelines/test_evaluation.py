@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from sklearn.metrics import log_loss
 
 from mnist_kedro.model.network import build_model
 from mnist_kedro.parameters import EvaluationParams
@@ -9,6 +10,7 @@ from mnist_kedro.pipelines.evaluation.nodes import (
     classification_report_table,
     compute_metrics,
     confusion_matrix_table,
+    cross_entropy,
     plot_confusion_matrix,
     plot_correct_predictions,
     plot_misclassified_predictions,
@@ -169,3 +171,19 @@ def test_a_model_for_other_classes_is_refused(base_parameters):
         ValueError, match=r"maps \(28, 28, 1\) images to 10 classes.*3 class names"
     ):
         predict_test_set(model, x_test, np.zeros(2, np.uint8), CLASS_NAMES)
+
+
+def test_the_test_loss_is_scikit_learns_log_loss_near_zero_too():
+    rng = np.random.default_rng(0)
+    # Peaked rows, as a trained model's: many probabilities near zero
+    probabilities = rng.dirichlet(np.full(10, 0.05), size=500).astype(np.float32)
+    labels = rng.integers(0, 10, 500)
+
+    assert cross_entropy(probabilities, labels) == pytest.approx(
+        log_loss(
+            labels,
+            probabilities / probabilities.sum(axis=1, keepdims=True),
+            labels=range(10),
+        ),
+        rel=1e-6,
+    )

@@ -230,6 +230,14 @@ def kedro_runs(project: Path, idx_dir: Path, quick: dict) -> dict:
 
 def timed(command: list[str], cwd: Path, env: dict | None = None) -> dict:
     """Wall time and peak RSS of a command, which must succeed."""
+    run = measured(command, cwd, env)
+    if run["exit_code"] != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{run['output']}")
+    return {"seconds": round(run["seconds"], 1), "peak_rss_mb": run["peak_rss_mb"]}
+
+
+def measured(command: list[str], cwd: Path, env: dict | None = None) -> dict:
+    """Wall time, peak RSS, exit code and output (its end) of a command."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -238,12 +246,14 @@ def timed(command: list[str], cwd: Path, env: dict | None = None) -> dict:
         stderr=subprocess.STDOUT,
         env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", **(env or {})},
     )
-    output = process.stdout.read()
+    output = process.stdout.read().decode(errors="replace")
     _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{output.decode()[-3000:]}")
-    return {"seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "exit_code": os.waitstatus_to_exitcode(status),
+        "output": output[-3000:],
+    }
 
 
 def in_worker(task: str, env: dict | None = None, **task_args) -> dict:

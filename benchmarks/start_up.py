@@ -33,7 +33,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
-from run import KEDRO, copy_project, machine, report, script_arguments
+from run import KEDRO, copy_project, machine, measured, report, script_arguments
 
 from mnist_kedro.hooks import MLFLOW_ENVIRONMENT
 
@@ -216,26 +216,6 @@ def mlflow_ui(project: Path, environment: dict[str, str]) -> dict:
         "seconds_to_answer": round(seconds, 1),
         "processes": len(group),
         "total_rss_mb": round(resident / 2**20),
-    }
-
-
-def measured(command: list[str], cwd: Path, env: dict | None = None) -> dict:
-    """Wall time, peak RSS, exit code and output of a command."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", **(env or {})},
-    )
-    output = process.stdout.read().decode(errors="replace")
-    _, status, usage = os.wait4(process.pid, 0)
-    return {
-        "seconds": round(time.perf_counter() - started, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),
-        "exit_code": os.waitstatus_to_exitcode(status),
-        "output": output[-3000:],
     }
 
 

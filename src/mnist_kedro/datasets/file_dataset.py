@@ -62,18 +62,23 @@ def save_atomically(
 class AtomicSaves:
     """For a versionable dataset with an fsspec filesystem ``_fs`` and its
     ``_protocol`` (kedro-datasets' convention): saves through
-    ``save_atomically``, and names the file that a save writes."""
+    ``save_atomically`` at ``_get_save_path()`` (the path that Kedro's guide to
+    versioning custom datasets has them save at), and names the file that its
+    last save wrote."""
+
+    _saved: tuple[AbstractFileSystem, str] | None = None
 
     def _save_atomically(self, write: Callable[[str], None]) -> None:
         path = get_filepath_str(self._get_save_path(), self._protocol)
         save_atomically(self._fs, path, write)
+        self._saved = (self._fs, path)
 
     def saved_file(self) -> tuple[AbstractFileSystem, str]:
-        """The filesystem and the path of the file (or folder) that a save of
-        this dataset writes, at its save version."""
-        version = self.resolve_save_version()
-        path = self._get_versioned_path(version) if version else self._filepath
-        return self._fs, get_filepath_str(path, self._protocol)
+        """The filesystem and the path of the file (or folder) that this
+        dataset's last save wrote."""
+        if self._saved is None:
+            raise DatasetError(f"{self}: nothing saved yet, so no file to name.")
+        return self._saved
 
 
 class FileDataset(AtomicSaves, AbstractVersionedDataset[_DI, _DO]):

@@ -16,6 +16,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,7 @@ def airflow_environment(
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__API_AUTH__JWT_SECRET": "tests-only-loopback-secret",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "KEDRO_DISABLE_TELEMETRY": "1",
         **extra,
@@ -166,10 +168,91 @@ def airflow_json(env: dict[str, str], *args: str) -> list[dict]:
     return json.loads(output[-1]) if output else []
 
 
+class AirflowApi:
+    """Airflow's public REST API (``/api/v2``) on the running API server: what
+    the scheduler test asks while tasks run, in milliseconds, where each
+    ``airflow`` command takes seconds of a core that the tasks need."""
+
+    def __init__(self, env: dict[str, str]):
+        self.url = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}"
+        self.token = None
+        # With simple_auth_manager_all_admins, a token needs no credentials.
+        self.token = self._request("GET", "/auth/token")["access_token"]
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"}
+            | ({"Authorization": f"Bearer {self.token}"} if self.token else {}),
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.load(answer)
+
+    def trigger(self, dag_id: str, run_id: str, logical_date: str) -> None:
+        self._request(
+            "POST",
+            f"/api/v2/dags/{dag_id}/dagRuns",
+            {"dag_run_id": run_id, "logical_date": logical_date},
+        )
+
+    def wait_for_dag_runs(
+        self, dag_id: str, run_ids: list[str], timeout: float
+    ) -> dict[str, str]:
+        """Waits until every DAG run of ``run_ids`` has ended (success or
+        failed), or the time runs out; their states."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = {
+                run["dag_run_id"]: run["state"]
+                for run in self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns")[
+                    "dag_runs"
+                ]
+                if run["dag_run_id"] in run_ids
+            }
+            ended = all(state in ("success", "failed") for state in states.values())
+            if (len(states) == len(run_ids) and ended) or time.monotonic() > deadline:
+                return states
+            time.sleep(2)
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict]:
+        """The DAG run's task instances by task id: state, start_date and
+        end_date (datetimes, or None before the task starts or ends)."""
+        answer = self._request(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+        )
+        return {
+            task["task_id"]: {
+                **task,
+                **{
+                    key: task[key] and datetime.fromisoformat(task[key])
+                    for key in ("start_date", "end_date")
+                },
+            }
+            for task in answer["task_instances"]
+        }
+
+    def clear(self, dag_id: str, run_id: str, task_id: str) -> None:
+        """Clears the task and its downstream tasks in the DAG run."""
+        self._request(
+            "POST",
+            f"/api/v2/dags/{dag_id}/clearTaskInstances",
+            {
+                "dry_run": False,
+                "dag_run_id": run_id,
+                "task_ids": [task_id],
+                "include_downstream": True,
+                "only_failed": False,
+            },
+        )
+
+
 @contextlib.contextmanager
-def running_airflow(env: dict[str, str]) -> Iterator[None]:
+def running_airflow(env: dict[str, str]) -> Iterator[AirflowApi]:
     """Airflow's API server, scheduler and DAG processor until the block ends,
-    once the API server reports the scheduler and the DAG processor healthy."""
+    once the API server reports the scheduler and the DAG processor healthy;
+    yields the API server's public REST API."""
     home = Path(env["AIRFLOW_HOME"])
     servers = []
     try:
@@ -205,7 +288,7 @@ def running_airflow(env: dict[str, str]) -> Iterator[None]:
                 )
                 raise RuntimeError(f"Airflow did not start:\n{logs}")
             time.sleep(2)
-        yield
+        yield AirflowApi(env)
     finally:
         # All told at once, so that their shutdowns overlap.
         for server in servers:
@@ -213,32 +296,3 @@ def running_airflow(env: dict[str, str]) -> Iterator[None]:
                 os.killpg(server.pid, signal.SIGTERM)
         for server in servers:
             stop_process_group(server)
-
-
-def wait_for_dag_runs(
-    env: dict[str, str], dag_id: str, run_ids: list[str], timeout: float
-) -> dict[str, str]:
-    """Waits until every DAG run of ``run_ids`` has ended (success or failed),
-    or the time runs out; their states."""
-    deadline = time.monotonic() + timeout
-    while True:
-        states = {
-            run["run_id"]: run["state"]
-            for run in airflow_json(env, "dags", "list-runs", dag_id)
-            if run["run_id"] in run_ids
-        }
-        if len(states) == len(run_ids) and all(
-            state in ("success", "failed") for state in states.values()
-        ):
-            return states
-        if time.monotonic() > deadline:
-            return states
-        time.sleep(5)
-
-
-def task_instances(env: dict[str, str], dag_id: str, run_id: str) -> dict[str, dict]:
-    """The DAG run's task instances by task id: state, start_date, end_date."""
-    return {
-        task["task_id"]: task
-        for task in airflow_json(env, "tasks", "states-for-dag-run", dag_id, run_id)
-    }

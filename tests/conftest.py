@@ -105,6 +105,22 @@ def mnist_idx_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_mnist_idx_dir(tmp_path_factory, mnist_idx_dir) -> Path:
+    """The four IDX files of a slice of the real MNIST: its first 6,000
+    training and 1,000 test images. For the runs that prove mechanics (an
+    ensemble, a DAG, a benchmark's sections), where predicting the whole test
+    set at every evaluation took most of the time and proved nothing more."""
+    folder = tmp_path_factory.mktemp("small-mnist")
+    sizes = {"train": 6000, "t10k": 1000}
+    for stem in SPLIT_FILES.values():
+        array = IdxDataset(filepath=str(mnist_idx_dir / f"{stem}.gz")).load()
+        IdxDataset(filepath=str(folder / f"{stem}.gz")).save(
+            array[: sizes[stem.split("-")[0]]]
+        )
+    return folder
+
+
+@pytest.fixture(scope="session")
 def base_parameters() -> ProjectParams:
     """The project's parameters as configured in ``conf/base``, loaded as a run
     loads them (interpolations resolved), validated."""

@@ -20,8 +20,6 @@ from airflow_services import (
     postgresql,
     require_airflow,
     running_airflow,
-    task_instances,
-    wait_for_dag_runs,
 )
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
@@ -162,12 +160,12 @@ def task_id(node_name: str) -> str:
 
 
 def test_airflow_dags_test_runs_the_whole_dag_with_its_data_in_the_bucket(
-    deployment, mnist_idx_dir, s3_server
+    deployment, small_mnist_idx_dir, s3_server
 ):
     env, _, data_root = deployment
 
     tested = airflow(
-        env, "dags", "test", DAG, "-c", quick_conf(mnist_idx_dir), timeout=900
+        env, "dags", "test", DAG, "-c", quick_conf(small_mnist_idx_dir), timeout=900
     )
 
     assert "state=success" in tested.stdout + tested.stderr
@@ -190,8 +188,8 @@ def test_airflow_dags_test_runs_the_whole_dag_with_its_data_in_the_bucket(
 @pytest.fixture(scope="module")
 def scheduler(deployment):
     env, _, _ = deployment
-    with running_airflow(env):
-        yield env
+    with running_airflow(env) as api:
+        yield api
 
 
 def overlap(first: dict, second: dict) -> bool:
@@ -209,8 +207,8 @@ def test_a_scheduler_runs_two_dag_runs_side_by_side_that_a_corrupt_object_fails_
     same scheduling), while an object they read is corrupt: the task that reads
     it fails in each, nothing stored is lost, and once the object is fixed,
     clearing that task finishes both runs without re-running what succeeded."""
-    env = scheduler
-    _, _, data_root = deployment
+    api = scheduler
+    env, _, data_root = deployment
     fs = s3_server.filesystem()
     y_val = f"{data_root}/05_model_input/y_val.npy"
     genuine = fs.cat(y_val)
@@ -224,16 +222,13 @@ def test_a_scheduler_runs_two_dag_runs_side_by_side_that_a_corrupt_object_fails_
     fs.pipe(y_val, CORRUPT_NPY)
     try:
         for run_id, logical_date in logical_dates.items():
-            airflow(
-                env, "dags", "trigger", EVALUATION_DAG, "--run-id", run_id,
-                "-l", logical_date,
-            )  # fmt: skip
-        failed = wait_for_dag_runs(env, EVALUATION_DAG, list(logical_dates), 900)
+            api.trigger(EVALUATION_DAG, run_id, logical_date)
+        failed = api.wait_for_dag_runs(EVALUATION_DAG, list(logical_dates), 900)
     finally:
         fs.pipe(y_val, genuine)
 
     assert failed == {"first": "failed", "second": "failed"}
-    tasks = {run_id: task_instances(env, EVALUATION_DAG, run_id) for run_id in failed}
+    tasks = {run_id: api.task_instances(EVALUATION_DAG, run_id) for run_id in failed}
     spans = {
         run_id: {
             "start_date": min(t["start_date"] for t in run.values() if t["end_date"]),
@@ -275,16 +270,13 @@ def test_a_scheduler_runs_two_dag_runs_side_by_side_that_a_corrupt_object_fails_
         f"{predictions}/2099-01-01T00.00.00.000Z/test_predictions.csv",
         b"not,a\ntable,0\n",
     )
-    airflow(
-        env, "tasks", "clear", EVALUATION_DAG, "--task-regex", "compute-metrics",
-        "--downstream", "--start-date", logical_dates["first"],
-        "--end-date", logical_dates["second"], "--yes",
-    )  # fmt: skip
-    finished = wait_for_dag_runs(env, EVALUATION_DAG, list(logical_dates), 900)
+    for run_id in logical_dates:
+        api.clear(EVALUATION_DAG, run_id, "compute-metrics")
+    finished = api.wait_for_dag_runs(EVALUATION_DAG, list(logical_dates), 900)
 
     assert finished == {"first": "success", "second": "success"}
     for run_id, run in tasks.items():
-        retried = task_instances(env, EVALUATION_DAG, run_id)
+        retried = api.task_instances(EVALUATION_DAG, run_id)
         assert retried["predict-test-set"] == run["predict-test-set"]  # not re-run
         assert retried["compute-metrics"]["state"] == "success"
         assert (

@@ -9,13 +9,13 @@ from kedro_project import run_benchmark
 pytestmark = pytest.mark.slow
 
 
-def test_benchmark_script_measures_every_figure(mnist_idx_dir, tmp_path):
+def test_benchmark_script_measures_every_figure(small_mnist_idx_dir, tmp_path):
     figures_file = tmp_path / "benchmarks.json"
 
     result = run_benchmark(
         "run.py",
         "--idx-dir",
-        str(mnist_idx_dir),
+        str(small_mnist_idx_dir),
         "--smoke",
         "--presets",
         "seed",
@@ -84,14 +84,14 @@ def test_benchmark_script_measures_every_figure(mnist_idx_dir, tmp_path):
 
 
 def test_ensemble_sizes_script_measures_each_size_and_draws_the_plot(
-    mnist_idx_dir, tmp_path
+    small_mnist_idx_dir, tmp_path
 ):
     figures_file, plot = tmp_path / "ensemble_sizes.json", tmp_path / "plot.png"
 
     result = run_benchmark(
         "ensemble_sizes.py",
         "--idx-dir",
-        str(mnist_idx_dir),
+        str(small_mnist_idx_dir),
         "--presets",
         "seed",
         "--params",

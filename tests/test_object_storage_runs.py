@@ -52,7 +52,7 @@ def metrics_of(s3_server, version_folder: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def s3_project(tmp_path_factory, project_root, mnist_idx_dir, s3_server):
+def s3_project(tmp_path_factory, project_root, small_mnist_idx_dir, s3_server):
     """A copy of the project after one quick whole run with ``--env s3``, its
     data in a bucket of its own; with the run's output and data root."""
     project = copy_project(project_root, tmp_path_factory.mktemp("s3_project"))
@@ -62,7 +62,7 @@ def s3_project(tmp_path_factory, project_root, mnist_idx_dir, s3_server):
         s3_server,
         data_root,
         "--params",
-        f"ingestion.idx_dir={mnist_idx_dir},{QUICK_RUN}",
+        f"ingestion.idx_dir={small_mnist_idx_dir},{QUICK_RUN}",
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
     return project, data_root

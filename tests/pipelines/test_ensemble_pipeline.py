@@ -38,9 +38,9 @@ QUICK_ENSEMBLE = (
 
 
 @pytest.fixture(scope="module")
-def ensemble_project(tmp_path_factory, project_root, mnist_idx_dir):
+def ensemble_project(tmp_path_factory, project_root, small_mnist_idx_dir):
     """A copy of the project after ``kedro run --pipelines best`` with
-    ``ParallelRunner``, on 600 real training images."""
+    ``ParallelRunner``, on 600 real training images (and 1,000 test images)."""
     project = copy_project(project_root, tmp_path_factory.mktemp("ensemble"))
     run = run_kedro(
         project,
@@ -49,7 +49,7 @@ def ensemble_project(tmp_path_factory, project_root, mnist_idx_dir):
         "--runner",
         "ParallelRunner",
         "--params",
-        f"ingestion.idx_dir={mnist_idx_dir},preprocessing.train_limit=600,"
+        f"ingestion.idx_dir={small_mnist_idx_dir},preprocessing.train_limit=600,"
         f"{QUICK_ENSEMBLE}",
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

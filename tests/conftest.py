@@ -164,11 +164,11 @@ def synthetic_idx_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_project(tmp_path_factory, project_root, mnist_idx_dir) -> Path:
-    """A copy of the project after one full ``kedro run`` on a subset of the real
-    MNIST (6,000 training images, 3 epochs)."""
+def trained_project(tmp_path_factory, project_root, small_mnist_idx_dir) -> Path:
+    """A copy of the project after one full ``kedro run`` on a slice of the real
+    MNIST (6,000 training images, 3 epochs; 1,000 test images)."""
     project = copy_project(project_root, tmp_path_factory.mktemp("project"))
-    run_session(project, quick_run_params(mnist_idx_dir))
+    run_session(project, quick_run_params(small_mnist_idx_dir))
     return project
 
 

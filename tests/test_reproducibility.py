@@ -53,8 +53,8 @@ def weights(project, version):
     return model.get_weights()
 
 
-def test_runs_are_reproducible_and_every_version_is_kept(project, mnist_idx_dir):
-    params = quick_run_params(mnist_idx_dir)
+def test_runs_are_reproducible_and_every_version_is_kept(project, small_mnist_idx_dir):
+    params = quick_run_params(small_mnist_idx_dir)
     retrain = ["training", "evaluation"]
     earlier_versions = model_versions(project)
     first_version = earlier_versions[0]

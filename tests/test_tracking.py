@@ -71,7 +71,7 @@ def version(training_run) -> str:
 
 
 def test_a_run_logs_every_parameter_flattened_and_its_tags(
-    training_run, version, trained_project, mnist_idx_dir
+    training_run, version, trained_project, small_mnist_idx_dir
 ):
     params, tags = training_run.data.params, training_run.data.tags
 
@@ -79,10 +79,10 @@ def test_a_run_logs_every_parameter_flattened_and_its_tags(
     assert params["training.presets.fast.epochs"] == "3"
     assert params["training.presets.deep.block"] == "strided"  # defaults too
     assert params["preprocessing.train_limit"] == "6000"
-    assert params["ingestion.idx_dir"] == str(mnist_idx_dir)
+    assert params["ingestion.idx_dir"] == str(small_mnist_idx_dir)
     assert not any(name.startswith("ensemble.") for name in params)  # not trained
     assert tags["preset"] == "fast"
-    assert str(mnist_idx_dir) in tags["data_source"]
+    assert str(small_mnist_idx_dir) in tags["data_source"]
     assert tags["mnist_cnn_version"] == version
     assert saved(trained_project, "06_models/mnist_cnn.keras", version).exists()
     assert "kedro run" in tags["kedro_command"]

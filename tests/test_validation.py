@@ -117,7 +117,7 @@ def test_class_names_that_do_not_cover_the_labels_stop_ingestion(project):
 
 @pytest.mark.slow
 def test_a_stage_checks_the_data_it_reads_and_names_the_dataset(
-    trained_project, mnist_idx_dir
+    trained_project, small_mnist_idx_dir
 ):
     x_test = trained_project / "data/05_model_input/x_test.npy"
     original = x_test.read_bytes()
@@ -129,7 +129,7 @@ def test_a_stage_checks_the_data_it_reads_and_names_the_dataset(
         ):
             run_session(
                 trained_project,
-                quick_run_params(mnist_idx_dir),
+                quick_run_params(small_mnist_idx_dir),
                 pipeline_names=["evaluation"],
             )
         # Nodes that ran before the failing one may have added new versions.

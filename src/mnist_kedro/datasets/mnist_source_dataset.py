@@ -127,6 +127,13 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
     def _describe(self) -> dict[str, Any]:
         return {"source": self._source, "path": self._idx_dir, "tfds": self._tfds}
 
+    def stored_files(self) -> tuple[fsspec.AbstractFileSystem, list[str]]:
+        """The filesystem and the files that a load would read: the four IDX
+        files, or the TFDS dataset's folder."""
+        if self.resolved_source() == "idx":
+            return self._fs, [self._idx_file(stem) for stem in SPLIT_FILES.values()]
+        return fsspec.filesystem("file"), [str(self._tfds_folder())]
+
     def resolved_source(self) -> str:
         """``idx`` or ``tfds``: where ``load`` reads from."""
         if self._source != "auto":

@@ -35,7 +35,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fsspec import AbstractFileSystem
@@ -219,20 +219,25 @@ def parameter_value(params: dict[str, Any], name: str) -> Any:
 
 
 def files_fingerprint(fs: AbstractFileSystem, paths: Iterable[str]) -> dict[str, str]:
-    """Each file at or under ``paths``: the SHA-256 of its bytes locally; its
-    size and ETag on object storage (the store's own checksum, no download)."""
+    """Each file at or under ``paths`` (filesystem paths, without protocol),
+    by its path from the folder that holds its path (where the data lie does
+    not count): the SHA-256 of its bytes locally; its size and ETag on object
+    storage (the store's own checksum, no download)."""
     fingerprints = {}
     for path in paths:
+        if not fs.exists(path):
+            continue
+        # Paths as the filesystem names them (absolute, for a relative one).
+        start = len(str(PurePosixPath(fs.info(path)["name"]).parent)) + 1
         for file in sorted(fs.find(path)):
             if isinstance(fs, LocalFileSystem):
                 with fs.open(file, "rb") as content:
-                    fingerprints[file] = hashlib.file_digest(
-                        content, "sha256"
-                    ).hexdigest()
+                    digest = hashlib.file_digest(content, "sha256").hexdigest()
             else:
                 info = fs.info(file)
                 etag = str(info.get("ETag", "")).strip('"')
-                fingerprints[file] = f"{info['size']}:{etag}"
+                digest = f"{info['size']}:{etag}"
+            fingerprints[file[start:]] = digest
     return fingerprints
 
 
@@ -366,7 +371,7 @@ def _decide(  # noqa: PLR0911 - one return for each reason a node runs
         try:
             unchanged = name in outputs and (
                 not hasattr(dataset, "stored_files")  # MLflow's: nothing to check
-                or files_fingerprint(dataset.stored_files()[0], saved["files"])
+                or files_fingerprint(*dataset.stored_files(saved["version"]))
                 == saved["files"]
             )
         except (DatasetError, OSError, KeyError):

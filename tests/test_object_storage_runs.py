@@ -224,3 +224,29 @@ def test_the_service_serves_the_model_from_the_bucket(s3_project, s3_server):
     probabilities = served.predict(images)
     assert probabilities.shape == (2, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_cached_runs_keep_their_records_in_the_bucket(
+    s3_project, s3_server, small_mnist_idx_dir
+):
+    project, data_root = s3_project
+    cached = [
+        "--cache", "--pipelines", "ingestion,preprocessing",
+        "--params", f"ingestion.idx_dir={data_root}/01_raw/mnist,{QUICK_RUN}",
+    ]  # fmt: skip
+    fs = s3_server.filesystem()
+    fs.put(
+        [str(path) for path in sorted(small_mnist_idx_dir.iterdir())],
+        f"{data_root}/01_raw/mnist/",
+    )
+
+    first = run_on_s3(project, s3_server, data_root, *cached)
+    second = run_on_s3(project, s3_server, data_root, *cached)
+
+    for run in (first, second):
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "Cache: 0 of 3 nodes reused, 3 to run." in first.stdout + first.stderr
+    assert "Cache: 3 of 3 nodes reused, 0 to run." in second.stdout + second.stderr
+    records = fs.find(f"{data_root}/09_cache")
+    assert len(records) == 3 and all(key.endswith(".json") for key in records)
+    assert not (project / "data/09_cache").exists()

@@ -13,12 +13,13 @@ from fsspec.implementations.local import LocalFileSystem
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol, DatasetError
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 from kedro.validation.exceptions import ParameterValidationError
 from mlflow.entities import Param
 from pydantic import ValidationError
 from rich.logging import RichHandler
 
+from mnist_kedro import cache
 from mnist_kedro.datasets.file_dataset import AtomicSaves
 from mnist_kedro.model.tensorflow_settings import set_tensorflow_environment
 from mnist_kedro.parameters import ENSEMBLE, ProjectParams
@@ -131,6 +132,25 @@ def _refuse_overrides_of_presets_not_trained(
         )
 
 
+class RecordCachedNodes:
+    """In a ``kedro run --cache``, records each node that ran once it has
+    saved every output (``mnist_kedro.cache``), in the process that ran it."""
+
+    @hook_impl
+    def before_node_run(
+        self, node: Node, catalog: CatalogProtocol, run_id: str
+    ) -> None:
+        plan = cache.active_plan()
+        self._key = plan and plan["record"].get(node.name)
+        self._catalog, self._run_id, self._unsaved = catalog, run_id, set(node.outputs)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, node: Node) -> None:
+        self._unsaved.discard(dataset_name)
+        if self._key and not self._unsaved:
+            cache.record(node, self._catalog, self._key, self._run_id)
+
+
 class DescribeMlflowRun:
     """Completes the run's MLflow run (started by kedro-mlflow's hook, which
     runs before this one).
@@ -220,8 +240,12 @@ class DescribeMlflowRun:
         }
         if commit := _git_commit(self._project_path):
             tags["mlflow.source.git.commit"] = commit
+        # `kedro run --cache`: each node reused, with the run that it comes from.
+        plan = cache.active_plan() or {"reused": {}}
+        tags.update({f"reused.{node}": run for node, run in plan["reused"].items()})
         model = catalog.get("mnist_cnn")
-        if "mnist_cnn" in pipeline.inputs():
+        reused_model = "mnist_cnn" in (run_params.get("load_versions") or {})
+        if "mnist_cnn" in pipeline.inputs() or reused_model:
             tags["mnist_cnn_version"] = model.resolve_load_version()
         elif "mnist_cnn" in pipeline.all_outputs():
             tags["mnist_cnn_version"] = model.resolve_save_version()
@@ -248,12 +272,15 @@ def log_parameters(run_id: str, params: ProjectParams, *, ensemble: bool) -> Non
 def _run_name(run_params: dict, pipeline: Pipeline, preset: str) -> str:
     """What the run did: its pipelines (``default`` for ``__default__``), the
     preset it trains, and the nodes it was limited to, e.g. ``default · fast``,
-    ``best``, ``evaluation``, ``default --nodes compute_metrics``."""
+    ``best``, ``evaluation``, ``default --nodes compute_metrics``, ``default
+    --cache`` (the nodes that it runs are the cache's choice)."""
     names = run_params.get("pipeline_names") or ["__default__"]
     name = "+".join("default" if name == "__default__" else name for name in names)
     if "params:training" in pipeline.inputs():
         name += f" · {preset}"
-    if run_params.get("node_names"):
+    if cache.active_plan() is not None:
+        name += " --cache"
+    elif run_params.get("node_names"):
         name += f" --nodes {','.join(run_params['node_names'])}"
     return name
 

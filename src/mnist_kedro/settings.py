@@ -10,6 +10,7 @@ from mnist_kedro.hooks import (
     CommandEnvironment,
     DescribeMlflowRun,
     PlainLogWhenPiped,
+    RecordCachedNodes,
     ValidateParameters,
 )
 
@@ -25,6 +26,7 @@ warnings.filterwarnings(
 # kedro-mlflow's hook registers itself (an installed plugin).
 HOOKS = (
     DescribeMlflowRun(),
+    RecordCachedNodes(),
     ValidateParameters(),
     CommandEnvironment(),
     PlainLogWhenPiped(),

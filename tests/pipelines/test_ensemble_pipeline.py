@@ -5,6 +5,7 @@ unchanged; one member runs alone by its namespace."""
 from __future__ import annotations
 
 import json
+import re
 
 import keras
 import numpy as np
@@ -14,6 +15,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.validation.exceptions import ParameterValidationError
 from kedro_project import (
     EXPERIMENT,
+    clone_project,
     copy_project,
     fingerprints,
     latest_version,
@@ -39,11 +41,12 @@ QUICK_ENSEMBLE = (
 
 @pytest.fixture(scope="module")
 def ensemble_project(tmp_path_factory, project_root, small_mnist_idx_dir):
-    """A copy of the project after ``kedro run --pipelines best`` with
+    """A copy of the project after ``kedro run --pipelines best --cache`` with
     ``ParallelRunner``, on 600 real training images (and 1,000 test images)."""
     project = copy_project(project_root, tmp_path_factory.mktemp("ensemble"))
     run = run_kedro(
         project,
+        "--cache",
         "--pipelines",
         "best",
         "--runner",
@@ -155,6 +158,30 @@ def test_one_member_runs_alone_by_its_namespace(ensemble_project):
         for member in versions
     }
     assert after == {**versions, "member_2": versions["member_2"] + 1}
+
+
+def test_a_cached_run_retrains_only_the_member_whose_seed_changed(
+    ensemble_project, small_mnist_idx_dir, tmp_path
+):
+    run = run_kedro(
+        clone_project(ensemble_project, tmp_path / "project"),
+        "--cache",
+        "--pipelines",
+        "best",
+        "--to-nodes",
+        "ensemble.combine_members",
+        "--params",
+        f"ingestion.idx_dir={small_mnist_idx_dir},preprocessing.train_limit=600,"
+        f"{QUICK_ENSEMBLE},ensemble.member_2.changes.seed=7",
+    )
+
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert set(re.findall(r"cli: (\S+): runs \(", output)) == {
+        "ensemble.member_2.train_model",
+        "ensemble.combine_members",
+    }
+    assert "ensemble.member_1.train_model: reused from run" in output
 
 
 def test_a_change_to_a_preset_no_member_trains_stops_the_ensemble(

@@ -73,6 +73,19 @@ class AtomicSaves:
         save_atomically(self._fs, path, write)
         self._saved = (self._fs, path)
 
+    def stored_files(
+        self, version: str | None = None
+    ) -> tuple[AbstractFileSystem, list[str]]:
+        """The filesystem and the file (or folder) that a load would read, or
+        of the version ``version`` (Kedro's layout:
+        ``<filepath>/<version>/<file name>``)."""
+        path = (
+            PurePosixPath(self._filepath, version, self._filepath.name)
+            if version
+            else self._get_load_path()
+        )
+        return self._fs, [get_filepath_str(path, self._protocol)]
+
     def saved_file(self) -> tuple[AbstractFileSystem, str]:
         """The filesystem and the path of the file (or folder) that this
         dataset's last save wrote."""

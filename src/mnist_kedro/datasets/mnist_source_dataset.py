@@ -127,6 +127,16 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
     def _describe(self) -> dict[str, Any]:
         return {"source": self._source, "path": self._idx_dir, "tfds": self._tfds}
 
+    def stored_files(self) -> tuple[fsspec.AbstractFileSystem, list[str]]:
+        """The filesystem and the files that a load would read: the four IDX
+        files, or the TFDS dataset's folder."""
+        if self.resolved_source() == "idx":
+            return self._fs, [
+                f"{self._idx_root}/{self._idx_name(stem)}"
+                for stem in SPLIT_FILES.values()
+            ]
+        return fsspec.filesystem("file"), [str(self._tfds_folder())]
+
     def resolved_source(self) -> str:
         """``idx`` or ``tfds``: where ``load`` reads from."""
         if self._source != "auto":
@@ -139,12 +149,17 @@ class MnistSourceDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.nda
         )
         return "tfds"
 
-    def _idx_file(self, stem: str) -> str | None:
-        """The file's path (or URL) in the folder, plain or gzipped, if there."""
+    def _idx_name(self, stem: str) -> str | None:
+        """The file's name in the folder, plain or gzipped, if there."""
         for name in (stem, f"{stem}.gz"):
             if self._fs.isfile(f"{self._idx_root}/{name}"):
-                return f"{self._idx_dir}/{name}"
+                return name
         return None
+
+    def _idx_file(self, stem: str) -> str | None:
+        """The file's path (or URL) in the folder, if there."""
+        name = self._idx_name(stem)
+        return name and f"{self._idx_dir}/{name}"
 
     def _missing_idx_files(self) -> list[str]:
         return [stem for stem in SPLIT_FILES.values() if self._idx_file(stem) is None]

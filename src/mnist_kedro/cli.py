@@ -1,0 +1,139 @@
+"""The project's own ``kedro run``: Kedro's, with ``--cache``
+(``mnist_kedro.cache``). Kedro takes a project's ``cli.py`` commands before
+its own."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from kedro.config import MissingConfigException
+from kedro.framework.cli.project import run as kedro_run
+from kedro.framework.project import pipelines, settings
+from kedro.pipeline import Pipeline
+
+from mnist_kedro import cache
+
+logger = logging.getLogger(__name__)
+
+CACHE_HELP = (
+    "Reuse the outputs of every node whose code, parameters, inputs and "
+    "libraries are unchanged since a run that saved them, instead of running "
+    "it (docs/caching.md)."
+)
+
+
+@click.group(name="mnist_kedro")
+def cli() -> None:
+    """Commands of the mnist-kedro project."""
+
+
+@cli.command(
+    name="run",
+    params=[
+        *kedro_run.params,
+        click.Option(["--cache", "use_cache"], is_flag=True, help=CACHE_HELP),
+    ],
+    help=kedro_run.help,
+)
+@click.pass_context
+def run(ctx: click.Context, use_cache: bool, **options: Any) -> Any:  # noqa: FBT001
+    if not use_cache:
+        return ctx.invoke(kedro_run, **options)
+    if options["only_missing_outputs"]:
+        raise click.UsageError(
+            "--cache already skips what need not run; drop --only-missing-outputs."
+        )
+    decisions = _plan(options)
+    for name, decision in decisions.items():
+        if decision.reuse:
+            logger.info("%s: reused from run %s.", name, decision.reused_from)
+        else:
+            logger.info("%s: runs (%s).", name, decision.reason)
+    to_run = [name for name, decision in decisions.items() if not decision.reuse]
+    logger.info(
+        "Cache: %d of %d nodes reused, %d to run.",
+        len(decisions) - len(to_run),
+        len(decisions),
+        len(to_run),
+    )
+    if not to_run:
+        logger.info("Every node's outputs are reused: nothing runs.")
+        return {}
+    reused_versions = {
+        dataset: version
+        for decision in decisions.values()
+        if decision.reuse
+        for dataset, version in decision.versions.items()
+    }
+    with tempfile.TemporaryDirectory(prefix="mnist-kedro-cache-") as folder:
+        plan_file = Path(folder) / "plan.json"
+        plan_file.write_text(
+            json.dumps(
+                {
+                    "record": {
+                        name: decisions[name].key
+                        for name in to_run
+                        if decisions[name].cacheable
+                    },
+                    "reused": {
+                        name: decision.reused_from
+                        for name, decision in decisions.items()
+                        if decision.reuse
+                    },
+                }
+            )
+        )
+        # Read by the hooks, in this process and in ParallelRunner's workers.
+        os.environ[cache.PLAN_VARIABLE] = str(plan_file)
+        try:
+            return ctx.invoke(
+                kedro_run,
+                **{
+                    **options,
+                    "node_names": tuple(to_run),
+                    "load_versions": {
+                        **reused_versions,
+                        **(options["load_versions"] or {}),
+                    },
+                },
+            )
+        finally:
+            del os.environ[cache.PLAN_VARIABLE]
+
+
+def _plan(options: dict[str, Any]) -> dict[str, cache.Decision]:
+    """The cache's decision for each node that the options of ``kedro run``
+    select, in a session of its own that runs nothing."""
+    with settings.SESSION_CLASS.create(
+        env=options["env"],
+        conf_source=options["conf_source"],
+        runtime_params=options["params"],
+    ) as session:
+        context = session.load_context()
+        names = options["pipelines"] or [options["pipeline"] or "__default__"]
+        pipeline = sum((pipelines[name] for name in names), Pipeline([]))
+        selected = pipeline.filter(
+            tags=options["tags"],
+            from_nodes=options["from_nodes"],
+            to_nodes=options["to_nodes"],
+            node_names=options["node_names"],
+            from_inputs=options["from_inputs"],
+            to_outputs=options["to_outputs"],
+            node_namespaces=options["namespaces"],
+        )
+        try:
+            credentials = context.config_loader["credentials"]
+        except MissingConfigException:
+            credentials = {}
+        catalog = settings.DATA_CATALOG_CLASS.from_config(
+            context.config_loader["catalog"],
+            credentials,
+            load_versions=options["load_versions"] or {},
+        )
+        return cache.plan(pipeline, selected, catalog, context.params)

@@ -232,12 +232,12 @@ def timed(command: list[str], cwd: Path, env: dict | None = None) -> dict:
     """Wall time and peak RSS of a command, which must succeed."""
     run = measured(command, cwd, env)
     if run["exit_code"] != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{run['output']}")
+        sys.exit(f"{' '.join(command)} failed:\n{run['output'][-3000:]}")
     return {"seconds": round(run["seconds"], 1), "peak_rss_mb": run["peak_rss_mb"]}
 
 
 def measured(command: list[str], cwd: Path, env: dict | None = None) -> dict:
-    """Wall time, peak RSS, exit code and output (its end) of a command."""
+    """Wall time, peak RSS, exit code and output of a command."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -252,7 +252,7 @@ def measured(command: list[str], cwd: Path, env: dict | None = None) -> dict:
         "seconds": round(time.perf_counter() - started, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "exit_code": os.waitstatus_to_exitcode(status),
-        "output": output[-3000:],
+        "output": output,
     }
 
 

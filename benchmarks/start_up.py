@@ -93,7 +93,7 @@ def main() -> None:
             for name, command in ways.items():
                 sample = measured(command, project)
                 if sample["exit_code"] != 0:
-                    sys.exit(f"{name} failed:\n{sample['output']}")
+                    sys.exit(f"{name} failed:\n{sample['output'][-3000:]}")
                 samples[name].append(sample)
         offline = measured(
             [
@@ -138,9 +138,13 @@ def main() -> None:
     report("No IDX files, no network", results["offline_failure"])
     report("kedro mlflow ui", results["mlflow_ui"])
     if offline["exit_code"] == 0 or not said_so:
-        sys.exit(f"the offline run did not fail as expected:\n{offline['output']}")
+        sys.exit(
+            f"the offline run did not fail as expected:\n{offline['output'][-3000:]}"
+        )
     if "Cannot download mnist" not in dataset_offline["output"]:
-        sys.exit(f"the dataset did not fail as expected:\n{dataset_offline['output']}")
+        sys.exit(
+            f"the dataset did not fail as expected:\n{dataset_offline['output'][-3000:]}"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
@@ -161,7 +165,7 @@ def tiny_run(destination: Path, idx_dir: Path) -> Path:
         project,
     )
     if prepared["exit_code"] != 0:
-        sys.exit(f"the preparing run failed:\n{prepared['output']}")
+        sys.exit(f"the preparing run failed:\n{prepared['output'][-3000:]}")
     return project
 
 

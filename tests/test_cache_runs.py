@@ -14,6 +14,7 @@ from kedro_project import (
     copy_project,
     fingerprints,
     latest_version,
+    run_benchmark,
     run_kedro,
     start_kedro,
     stop_process_group,
@@ -66,7 +67,7 @@ def test_an_unchanged_rerun_runs_no_node_and_changes_nothing(cached_project):
     output = cached_run(cached_project)
 
     assert len(reused(output)) == NODES and not ran(output)
-    assert f"Cache: {NODES} of {NODES} nodes reused, 0 to run." in output
+    assert f"Cache: {NODES} of {NODES} nodes reused, 0 to run (planned in " in output
     assert fingerprints(cached_project / "data") == before
 
 
@@ -200,3 +201,27 @@ def test_cache_and_only_missing_outputs_do_not_combine(cached_project):
 
     assert run.returncode != 0
     assert "drop --only-missing-outputs" in run.stderr
+
+
+def test_the_cache_benchmark_measures_a_rerun_and_an_evaluation_change(
+    cached_project, tmp_path
+):
+    project = clone_project(cached_project, tmp_path / "project")
+    figures_file = tmp_path / "cache.json"
+
+    result = run_benchmark(
+        "cache.py",
+        "--idx-dir", str(project / "data/01_raw/mnist"),
+        "--project", str(project),
+        "--params", QUICK,
+        "--json", str(figures_file),
+        timeout=600,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    runs = json.loads(figures_file.read_text())["cached_runs"]
+    assert runs["unchanged"]["nodes_run"] == 0
+    assert runs["evaluation.grid_size=3"]["nodes_run"] == 2
+    for run in runs.values():
+        assert 0 < run["planning_seconds"] < run["seconds"]
+    assert "kedro run --cache" in result.stdout

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,9 @@ def run(ctx: click.Context, use_cache: bool, **options: Any) -> Any:  # noqa: FB
         raise click.UsageError(
             "--cache already skips what need not run; drop --only-missing-outputs."
         )
+    started = time.perf_counter()
     decisions = _plan(options)
+    planned = time.perf_counter() - started
     for name, decision in decisions.items():
         if decision.reuse:
             logger.info("%s: reused from run %s.", name, decision.reused_from)
@@ -57,10 +60,11 @@ def run(ctx: click.Context, use_cache: bool, **options: Any) -> Any:  # noqa: FB
             logger.info("%s: runs (%s).", name, decision.reason)
     to_run = [name for name, decision in decisions.items() if not decision.reuse]
     logger.info(
-        "Cache: %d of %d nodes reused, %d to run.",
+        "Cache: %d of %d nodes reused, %d to run (planned in %.1f s).",
         len(decisions) - len(to_run),
         len(decisions),
         len(to_run),
+        planned,
     )
     if not to_run:
         logger.info("Every node's outputs are reused: nothing runs.")

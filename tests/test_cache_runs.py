@@ -69,6 +69,9 @@ def test_an_unchanged_rerun_runs_no_node_and_changes_nothing(cached_project):
     assert len(reused(output)) == NODES and not ran(output)
     assert f"Cache: {NODES} of {NODES} nodes reused, 0 to run (planned in " in output
     assert fingerprints(cached_project / "data") == before
+    # A node alone uses what the nodes before it saved, as their records have it.
+    alone = cached_run(cached_project, "--nodes", "compute_metrics")
+    assert reused(alone) == {"compute_metrics"}
 
 
 def test_an_evaluation_parameter_reruns_the_nodes_that_read_it_and_says_what_it_reused(

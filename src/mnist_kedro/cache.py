@@ -286,12 +286,13 @@ def plan(
     selected: Pipeline,
     catalog: Any,
     params: dict[str, Any],
-) -> dict[str, Decision]:
+) -> tuple[dict[str, Decision], dict[str, str]]:
     """A decision for each node of ``selected`` (the nodes that the run may
     run, of ``pipeline``, the pipelines that it names): reuse if its key has a
     record whose outputs are all still as saved and no node before it runs.
-    A node of ``pipeline`` outside ``selected`` is never run: what it made
-    is used as its record has it, or else as it is stored now."""
+    A node of ``pipeline`` outside ``selected`` never runs: what it made is
+    used as its record has it, or else as it is stored now. Also the version
+    to load of each versioned dataset that the run uses as a record has it."""
     records = catalog.get(RECORDS_DATASET)
     try:
         stored_records = records.load()
@@ -320,7 +321,15 @@ def plan(
         decisions[node.name] = _decide(
             node, key, upstream_runs, stored_records, catalog
         )
-    return {node.name: decisions[node.name] for node in selected.nodes}
+    used = selected.inputs() | selected.all_outputs()
+    load_versions = {
+        dataset: version
+        for decision in decisions.values()
+        if decision.reuse
+        for dataset, version in decision.versions.items()
+        if dataset in used
+    }
+    return {node.name: decisions[node.name] for node in selected.nodes}, load_versions
 
 
 def _key(node: Node, inputs: dict[str, Any]) -> str:

@@ -51,7 +51,7 @@ def run(ctx: click.Context, use_cache: bool, **options: Any) -> Any:  # noqa: FB
             "--cache already skips what need not run; drop --only-missing-outputs."
         )
     started = time.perf_counter()
-    decisions = _plan(options)
+    decisions, reused_versions = _plan(options)
     planned = time.perf_counter() - started
     for name, decision in decisions.items():
         if decision.reuse:
@@ -69,12 +69,6 @@ def run(ctx: click.Context, use_cache: bool, **options: Any) -> Any:  # noqa: FB
     if not to_run:
         logger.info("Every node's outputs are reused: nothing runs.")
         return {}
-    reused_versions = {
-        dataset: version
-        for decision in decisions.values()
-        if decision.reuse
-        for dataset, version in decision.versions.items()
-    }
     with tempfile.TemporaryDirectory(prefix="mnist-kedro-cache-") as folder:
         plan_file = Path(folder) / "plan.json"
         plan_file.write_text(
@@ -111,9 +105,11 @@ def run(ctx: click.Context, use_cache: bool, **options: Any) -> Any:  # noqa: FB
             del os.environ[cache.PLAN_VARIABLE]
 
 
-def _plan(options: dict[str, Any]) -> dict[str, cache.Decision]:
-    """The cache's decision for each node that the options of ``kedro run``
-    select, in a session of its own that runs nothing."""
+def _plan(
+    options: dict[str, Any],
+) -> tuple[dict[str, cache.Decision], dict[str, str]]:
+    """The cache's plan (``cache.plan``) for the nodes that the options of
+    ``kedro run`` select, made in a session of its own that runs nothing."""
     with settings.SESSION_CLASS.create(
         env=options["env"],
         conf_source=options["conf_source"],

@@ -7,8 +7,11 @@ import importlib
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 from fsspec.implementations.local import LocalFileSystem
+from kedro.io import DataCatalog
+from kedro.pipeline import Node, Pipeline
 
 from mnist_kedro import cache
 from mnist_kedro.pipelines.training.nodes import train_model
@@ -105,3 +108,46 @@ def test_files_are_fingerprinted_by_their_bytes(tmp_path):
     assert list(first) == ["model/a.bin"]  # by its place in what was fingerprinted
     assert cache.files_fingerprint(fs, [str(folder)]) != first
     assert cache.files_fingerprint(fs, [str(tmp_path / "gone")]) == {}
+
+
+def double(x):
+    return x * 2
+
+
+def test_a_node_tagged_no_cache_runs_and_so_does_what_follows_it(tmp_path):
+    catalog = DataCatalog.from_config(
+        {
+            "cache_records": {
+                "type": "partitions.PartitionedDataset",
+                "path": str(tmp_path / "09_cache"),
+                "dataset": "mnist_kedro.datasets.atomic.JSONDataset",
+                "filename_suffix": ".json",
+            },
+            **{
+                name: {
+                    "type": "mnist_kedro.datasets.NumpyDataset",
+                    "filepath": str(tmp_path / f"{name}.npy"),
+                }
+                for name in ("a", "b", "c")
+            },
+        }
+    )
+    catalog.save("a", np.arange(3))
+    pipeline = Pipeline(
+        [
+            Node(double, "a", "b", name="first", tags=cache.NO_CACHE_TAG),
+            Node(double, "b", "c", name="second"),
+        ]
+    )
+    for node in pipeline.nodes:  # as a cached run would, once each has saved
+        catalog.save(
+            node.outputs[0],
+            node.run({node.inputs[0]: catalog.load(node.inputs[0])})[node.outputs[0]],
+        )
+        cache.record(node, catalog, "key", "run-1")
+
+    decisions, _ = cache.plan(pipeline, pipeline, catalog, params={})
+
+    assert decisions["first"].reason == f"tagged {cache.NO_CACHE_TAG}"
+    assert not decisions["first"].cacheable
+    assert decisions["second"].reason == "first runs before it"

@@ -33,6 +33,7 @@ import inspect
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -141,9 +142,14 @@ def _module_index(module: str) -> _ModuleIndex:
 
 def _module_file(module: str) -> str:
     """The file of ``module``, found without importing it (or its package)."""
+    loaded = sys.modules.get(module)
+    if getattr(loaded, "__file__", None):
+        return loaded.__file__
     top, *rest = module.split(".")
-    folder = Path(importlib.util.find_spec(top).origin).parent
-    path = folder.joinpath(*rest)
+    spec = importlib.util.find_spec(top)
+    if not spec.submodule_search_locations:  # a top-level module
+        return spec.origin
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*rest)
     if (path / "__init__.py").is_file():
         return str(path / "__init__.py")
     return str(path.with_suffix(".py"))

@@ -10,7 +10,10 @@ place.
 from __future__ import annotations
 
 import importlib
+from pathlib import PurePosixPath
 from typing import Any
+
+from kedro.io.core import get_protocol_and_path
 
 from .file_dataset import AtomicSaves
 
@@ -29,6 +32,8 @@ def _atomic(dataset_class: type) -> type:
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self._arguments = kwargs
+            _, path = get_protocol_and_path(str(kwargs["filepath"]))
+            self._target = PurePosixPath(path)
 
         def save(self, data: Any) -> None:
             def write(partial: str) -> None:

@@ -60,16 +60,27 @@ def save_atomically(
 
 
 class AtomicSaves:
-    """For a versionable dataset with an fsspec filesystem ``_fs`` and its
-    ``_protocol`` (kedro-datasets' convention): saves through
-    ``save_atomically`` at ``_get_save_path()`` (the path that Kedro's guide to
-    versioning custom datasets has them save at), and names the file that its
-    last save wrote."""
+    """For a versionable dataset with an fsspec filesystem ``_fs``, its
+    ``_protocol`` (kedro-datasets' convention) and its path ``_target``: saves
+    through ``save_atomically`` at the version that Kedro's public
+    ``resolve_save_version()`` names, in Kedro's layout
+    (``<filepath>/<version>/<file name>``, or the file itself when
+    unversioned), names the file that its last save wrote and the files that a
+    load would read."""
 
     _saved: tuple[AbstractFileSystem, str] | None = None
+    _target: PurePosixPath
+
+    def _version_path(self, version: str | None) -> str:
+        target = self._target
+        path = target / version / target.name if version else target
+        return get_filepath_str(path, self._protocol)
 
     def _save_atomically(self, write: Callable[[str], None]) -> None:
-        path = get_filepath_str(self._get_save_path(), self._protocol)
+        version = self.resolve_save_version()
+        path = self._version_path(version)
+        if version and self._fs.exists(path):  # a version is never overwritten
+            raise DatasetError(f"{self}: version {version} exists already at {path}.")
         save_atomically(self._fs, path, write)
         self._saved = (self._fs, path)
 
@@ -77,14 +88,8 @@ class AtomicSaves:
         self, version: str | None = None
     ) -> tuple[AbstractFileSystem, list[str]]:
         """The filesystem and the file (or folder) that a load would read, or
-        of the version ``version`` (Kedro's layout:
-        ``<filepath>/<version>/<file name>``)."""
-        path = (
-            PurePosixPath(self._filepath, version, self._filepath.name)
-            if version
-            else self._get_load_path()
-        )
-        return self._fs, [get_filepath_str(path, self._protocol)]
+        that of the version ``version``."""
+        return self._fs, [self._version_path(version or self.resolve_load_version())]
 
     def saved_file(self) -> tuple[AbstractFileSystem, str]:
         """The filesystem and the path of the file (or folder) that this
@@ -110,7 +115,7 @@ class FileDataset(AtomicSaves, AbstractVersionedDataset[_DI, _DO]):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         protocol, path = get_protocol_and_path(str(filepath), version)
-        self._protocol = protocol
+        self._protocol, self._target = protocol, PurePosixPath(path)
         self._fs = fsspec.filesystem(
             protocol, **deepcopy(credentials or {}), **deepcopy(fs_args or {})
         )
@@ -123,7 +128,7 @@ class FileDataset(AtomicSaves, AbstractVersionedDataset[_DI, _DO]):
         )
 
     def _load_path(self) -> str:
-        return get_filepath_str(self._get_load_path(), self._protocol)
+        return self._version_path(self.resolve_load_version())
 
     def _exists(self) -> bool:
         try:

@@ -72,6 +72,8 @@ def test_an_unchanged_rerun_runs_no_node_and_changes_nothing(cached_project):
     # A node alone uses what the nodes before it saved, as their records have it.
     alone = cached_run(cached_project, "--nodes", "compute_metrics")
     assert reused(alone) == {"compute_metrics"}
+    after = cached_run(cached_project, "--from-nodes", "predict_test_set")
+    assert "predict_test_set" in reused(after) and not ran(after)
 
 
 def test_an_evaluation_parameter_reruns_the_nodes_that_read_it_and_says_what_it_reused(
@@ -131,6 +133,26 @@ def test_a_changed_deleted_or_unreadable_output_or_record_reruns_its_node(
     assert json.loads(
         next((data / "09_cache/plot_training_curves").iterdir()).read_text()
     )
+
+
+def test_a_corrupt_record_of_the_first_node_warns_and_runs_everything_after_it(
+    cached_project, tmp_path
+):
+    project = clone_project(cached_project, tmp_path / "project")
+    (record,) = (project / "data/09_cache/ingest_raw_data").iterdir()
+    record.write_bytes(b"\x00\xff" * 100)
+
+    output = cached_run(project, "--pipelines", "ingestion,preprocessing")
+
+    assert ran(output) == {
+        "ingest_raw_data",
+        "split_train_validation",
+        "scale_test_images",
+    }
+    # One warning, with what was wrong, for the one record.
+    assert output.count("its cache record cannot be read (") == 1
+    assert "ingest_raw_data: its cache record cannot be read (" in output
+    assert "split_train_validation: runs (ingest_raw_data runs before it)" in output
 
 
 def test_other_raw_data_rerun_the_data_stages_and_everything_after(

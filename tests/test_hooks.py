@@ -1,13 +1,16 @@
-"""The project's hooks on their own: what a report's MLflow artifact needs."""
+"""The project's hooks on their own: what a report's MLflow artifact needs,
+and which parameters a node's run logs."""
 
 import mlflow
 import pandas as pd
 import pytest
 from kedro.io import DataCatalog, DatasetError, MemoryDataset
 from kedro.io.core import Version
+from kedro.pipeline import Node
+from mlflow.exceptions import MlflowException
 
 from mnist_kedro.datasets.atomic import CSVDataset
-from mnist_kedro.hooks import DescribeMlflowRun
+from mnist_kedro.hooks import DescribeMlflowRun, log_parameters, parameter_sections
 
 
 def test_a_saved_report_becomes_an_artifact_and_one_without_a_file_is_refused(
@@ -25,7 +28,7 @@ def test_a_saved_report_becomes_an_artifact_and_one_without_a_file_is_refused(
         }
     )
     hook = DescribeMlflowRun()
-    hook.before_node_run(catalog)
+    hook.before_node_run(Node(print, None, "report", name="report"), catalog)
     client = mlflow.MlflowClient(mlflow_store)
 
     with mlflow.start_run() as run:
@@ -41,3 +44,35 @@ def test_a_saved_report_becomes_an_artifact_and_one_without_a_file_is_refused(
     assert pd.read_csv(
         client.download_artifacts(run.info.run_id, logged.path, str(downloads))
     )["accuracy"].tolist() == [0.99]
+
+
+def test_a_node_logs_the_parameters_that_it_reads_and_the_raw_data_its_ingestion(
+    mlflow_store, base_parameters
+):
+    ingest = Node(print, ["mnist_source", "params:class_names"], "raw", name="ingest")
+    plot = Node(print, ["predictions", "params:evaluation"], "figure", name="plot")
+    client = mlflow.MlflowClient(mlflow_store)
+
+    assert parameter_sections([ingest, plot]) == [
+        "class_names",
+        "evaluation",
+        "ingestion",
+    ]
+    with mlflow.start_run() as run:
+        log_parameters(run.info.run_id, base_parameters, parameter_sections([plot]))
+        # Again, as a second node that reads the section does: nothing changes.
+        log_parameters(run.info.run_id, base_parameters, ["evaluation"])
+        evaluation = base_parameters.evaluation
+        changed = base_parameters.model_copy(
+            update={
+                "evaluation": evaluation.model_copy(
+                    update={"grid_size": evaluation.grid_size + 1}
+                )
+            }
+        )
+        with pytest.raises(MlflowException, match="Changing param values"):
+            log_parameters(run.info.run_id, changed, ["evaluation"])
+
+    logged = client.get_run(run.info.run_id).data.params
+    assert logged["evaluation.grid_size"] == str(base_parameters.evaluation.grid_size)
+    assert all(name.startswith("evaluation.") for name in logged)

@@ -52,20 +52,6 @@ def test_full_run_trains_a_useful_model_and_writes_every_report(trained_project)
     assert 1 <= metrics["epochs_trained"] <= 3
 
 
-def test_only_missing_outputs_does_no_work_after_a_full_run(
-    trained_project, small_mnist_idx_dir
-):
-    before = fingerprints(trained_project / "data")
-
-    run_session(
-        trained_project,
-        quick_run_params(small_mnist_idx_dir),
-        only_missing_outputs=True,
-    )
-
-    assert fingerprints(trained_project / "data") == before
-
-
 def test_evaluation_alone_in_a_new_process_does_not_retrain(
     trained_project, small_mnist_idx_dir
 ):

@@ -17,7 +17,9 @@ import pytest
 from kedro_project import (
     BIN,
     EXPERIMENT,
+    fingerprints,
     free_port,
+    latest_version,
     run_kedro,
     running_server,
 )
@@ -193,7 +195,35 @@ def test_evaluating_an_older_model_logs_a_run_naming_its_version(
     assert newest.info.run_name == "evaluation"
     assert newest.data.tags["run_id"] != version  # a run of its own
     assert "test_accuracy" in newest.data.metrics
-    assert "training.presets.fast.epochs" in newest.data.params
+    assert "evaluation.grid_size" in newest.data.params
+    # It trained nothing, so it claims no training parameter.
+    assert not any(name.startswith("training") for name in newest.data.params)
+
+
+def test_only_missing_outputs_changes_no_file_and_logs_no_parameter_it_did_not_use(
+    client, trained_project
+):
+    # Kedro skips every node whose files exist, whatever their parameters.
+    data = trained_project / "data"
+    before = fingerprints(data)
+    model_version = latest_version(data / "06_models/mnist_cnn.keras").parent.name
+
+    run = run_kedro(
+        trained_project,
+        "--only-missing-outputs",
+        "--params",
+        "training.presets.fast.epochs=2,evaluation.grid_size=3",
+    )
+
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert fingerprints(data) == before
+    newest = runs_of(client, trained_project)[0]
+    assert not {"training.presets.fast.epochs", "evaluation.grid_size"} & set(
+        newest.data.params
+    )
+    assert "preset" not in newest.data.tags
+    # The MLflow nodes ran (their outputs are never "there"), on the model saved.
+    assert newest.data.tags["mnist_cnn_version"] == model_version
 
 
 def test_a_tracking_server_receives_the_run_and_the_model(trained_project, tmp_path):

@@ -39,14 +39,14 @@ def start_mlflow_run(
     *, package_name: str, pipeline_name: str, env: str, conf_source: str
 ) -> str:
     """The id of the current DAG run's MLflow run, in the project's tracking
-    store and experiment (``conf/*/mlflow.yml``): started now, with every
-    parameter of the DAG run, or the one that an earlier try of this task
+    store and experiment (``conf/*/mlflow.yml``): started now, with the
+    parameters that the DAG's nodes read, or the one that an earlier try of this task
     started."""
     import mlflow  # noqa: PLC0415
     from airflow.sdk import get_current_context  # noqa: PLC0415
     from kedro.framework.project import pipelines  # noqa: PLC0415
 
-    from mnist_kedro.hooks import log_parameters  # noqa: PLC0415
+    from mnist_kedro.hooks import log_parameters, parameter_sections  # noqa: PLC0415
     from mnist_kedro.parameters import ProjectParams  # noqa: PLC0415
 
     dag_run = get_current_context()["dag_run"]
@@ -70,14 +70,10 @@ def start_mlflow_run(
             tags=tags,
             run_name=f"{dag_run.dag_id} {dag_run.run_id}",
         )
-        ensemble = any(
-            name.startswith("params:ensemble.")
-            for name in pipelines[pipeline_name].inputs()
-        )
         log_parameters(
             run.info.run_id,
             ProjectParams.model_validate(context.params),
-            ensemble=ensemble,
+            parameter_sections(pipelines[pipeline_name].nodes),
         )
         return run.info.run_id
 

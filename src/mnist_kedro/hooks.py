@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 import mlflow
@@ -16,6 +17,7 @@ from kedro.io import CatalogProtocol, DatasetError
 from kedro.pipeline import Node, Pipeline
 from kedro.validation.exceptions import ParameterValidationError
 from mlflow.entities import Param
+from mlflow.exceptions import MlflowException
 from pydantic import ValidationError
 from rich.logging import RichHandler
 
@@ -153,17 +155,23 @@ class RecordCachedNodes:
 
 class DescribeMlflowRun:
     """Completes the run's MLflow run (started by kedro-mlflow's hook, which
-    runs before this one).
+    runs before this one) with what the nodes that ran did, and nothing of the
+    nodes that did not run (outside ``--nodes``, reused by ``--cache``, skipped
+    by ``--only-missing-outputs``): a run never claims parameters for a model
+    that they did not train.
 
-    Parameters: every parameter, flattened (``training.presets.fast.epochs``),
-    defaults included. kedro-mlflow logs each node's ``params:`` inputs, but
-    flattens dictionaries only, and Kedro hands this project's nodes pydantic
-    models; it logs those whole (``training``), beside these.
+    Parameters: those that each node that runs reads, flattened
+    (``training.presets.fast.epochs``), defaults included; the ``ingestion``
+    section with the node that reads the raw data, which it configures.
+    kedro-mlflow logs each node's ``params:`` inputs, but flattens dictionaries
+    only, and Kedro hands this project's nodes pydantic models; it logs those
+    whole (``training``), beside these.
 
-    Tags: what tells runs apart: the preset trained, the data source, the git
-    commit of the project, and the version of ``mnist_cnn`` that the run
-    evaluates or saves. kedro-mlflow tags Kedro's own run parameters (its run
-    id, the pipelines, the command).
+    Tags: what tells runs apart: the preset trained (by a training node that
+    ran), the data source (read by a node that ran), the git commit of the
+    project, the version of ``mnist_cnn`` that a node that ran saved or
+    loaded, and each node reused by ``--cache`` with its run. kedro-mlflow tags
+    Kedro's own run parameters (its run id, the pipelines, the command).
 
     Artifacts: each file saved by a dataset whose metadata holds
     ``mlflow_artifact_path``, in that folder of the run's artifacts.
@@ -172,16 +180,69 @@ class DescribeMlflowRun:
     which Kedro 1.7's catalog refuses.)
     """
 
-    # Before each node, in the process that runs it (ParallelRunner's too).
     @hook_impl
-    def before_node_run(self, catalog: CatalogProtocol) -> None:
+    def after_context_created(self, context: KedroContext) -> None:
+        self._params = ProjectParams.model_validate(context.params)
+        self._project_path = context.project_path
+        # A run opened by the caller (an orchestrator) stays open, and its
+        # parameters are the caller's to log (airflow_task.py).
+        self._run_opened_before = mlflow.active_run() is not None
+        self._logged_sections: set[str] = set()
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self, run_params: dict, pipeline: Pipeline) -> None:
+        if mlflow.active_run() is None:  # tracking is off for this pipeline
+            return
+        if not self._run_opened_before:
+            mlflow.MlflowClient().update_run(
+                mlflow.active_run().info.run_id,
+                name=_run_name(run_params, pipeline, self._params.training.model),
+            )
+        tags = {}
+        if commit := _git_commit(self._project_path):
+            tags["mlflow.source.git.commit"] = commit
+        # `kedro run --cache`: each node reused, with the run that it comes from.
+        plan = cache.active_plan() or {"reused": {}}
+        tags.update({f"reused.{node}": run for node, run in plan["reused"].items()})
+        # The model that the run's results come from, where it was named (by
+        # --load-versions, or by the cache for the nodes that it reuses) and no
+        # node of the run loads or saves it.
+        if model_version := (run_params.get("load_versions") or {}).get(MODEL):
+            tags["mnist_cnn_version"] = model_version
+        mlflow.set_tags(tags)
+
+    # In the process that runs the node (ParallelRunner's workers too), after
+    # kedro-mlflow's hook has reopened the run there.
+    @hook_impl(trylast=True)
+    def before_node_run(self, node: Node, catalog: CatalogProtocol) -> None:
         self._catalog = catalog
+        if mlflow.active_run() is None:
+            return
+        tags = {}
+        if "params:training" in node.inputs:
+            tags["preset"] = self._params.training.model
+        elif any(name.startswith("params:ensemble.") for name in node.inputs):
+            tags["preset"] = ENSEMBLE
+        if RAW_DATA in node.inputs:
+            tags["data_source"] = repr(catalog.get(RAW_DATA))
+        if MODEL in node.inputs:
+            tags["mnist_cnn_version"] = catalog.get(MODEL).resolve_load_version()
+        if tags:
+            mlflow.set_tags(tags)
+        sections = set(parameter_sections([node])) - self._logged_sections
+        if sections and not self._run_opened_before:
+            log_parameters(mlflow.active_run().info.run_id, self._params, sections)
+            self._logged_sections |= sections
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:
+        if mlflow.active_run() is None:
+            return
         dataset = self._catalog.get(dataset_name)
+        if dataset_name == MODEL:
+            mlflow.set_tag("mnist_cnn_version", dataset.resolve_save_version())
         folder = (getattr(dataset, "metadata", None) or {}).get("mlflow_artifact_path")
-        if folder is None or mlflow.active_run() is None:
+        if folder is None:
             return
         if not isinstance(dataset, AtomicSaves):
             raise DatasetError(
@@ -199,13 +260,6 @@ class DescribeMlflowRun:
             fs.get(path, copy)
             mlflow.log_artifact(copy, folder)
 
-    @hook_impl
-    def after_context_created(self, context: KedroContext) -> None:
-        self._params = ProjectParams.model_validate(context.params)
-        self._project_path = context.project_path
-        # A run opened by the caller (an orchestrator) stays open.
-        self._run_opened_before = mlflow.active_run() is not None
-
     @hook_impl(trylast=True)
     def after_pipeline_run(self) -> None:
         """Closes the MLflow run for good. kedro-mlflow reopens it before each
@@ -215,58 +269,49 @@ class DescribeMlflowRun:
         while not self._run_opened_before and mlflow.active_run():
             mlflow.end_run()
 
-    @hook_impl(trylast=True)
-    def before_pipeline_run(
-        self, run_params: dict, pipeline: Pipeline, catalog: CatalogProtocol
-    ) -> None:
-        if mlflow.active_run() is None:  # tracking is off for this pipeline
-            return
-        ensemble = any(
-            name.startswith("params:ensemble.") for name in pipeline.inputs()
-        )
-        # An orchestrator's run is named by it, and its parameters logged once
-        # by it: tasks that run at once would race on them (MLflow's batch
-        # logging of parameters is not safe against concurrent writers).
-        if not self._run_opened_before:
-            run_id = mlflow.active_run().info.run_id
-            mlflow.MlflowClient().update_run(
-                run_id,
-                name=_run_name(run_params, pipeline, self._params.training.model),
-            )
-            log_parameters(run_id, self._params, ensemble=ensemble)
-        tags = {
-            "preset": ENSEMBLE if ensemble else self._params.training.model,
-            "data_source": repr(catalog.get("mnist_source")),
+
+# The raw data, configured by the `ingestion` parameters (conf/base/catalog.yml),
+# and the model that the MLflow run's `mnist_cnn_version` tag names.
+RAW_DATA, MODEL = "mnist_source", "mnist_cnn"
+
+
+def parameter_sections(nodes: Iterable[Node]) -> list[str]:
+    """The parameters that ``nodes`` read: their ``params:`` inputs
+    (``training``, ``ensemble.member_1.training``, ``class_names``), and
+    ``ingestion`` for the node that reads the raw data."""
+    sections = set()
+    for node in nodes:
+        sections |= {
+            name.removeprefix("params:")
+            for name in node.inputs
+            if name.startswith("params:")
         }
-        if commit := _git_commit(self._project_path):
-            tags["mlflow.source.git.commit"] = commit
-        # `kedro run --cache`: each node reused, with the run that it comes from.
-        plan = cache.active_plan() or {"reused": {}}
-        tags.update({f"reused.{node}": run for node, run in plan["reused"].items()})
-        model = catalog.get("mnist_cnn")
-        reused_model = "mnist_cnn" in (run_params.get("load_versions") or {})
-        if "mnist_cnn" in pipeline.inputs() or reused_model:
-            tags["mnist_cnn_version"] = model.resolve_load_version()
-        elif "mnist_cnn" in pipeline.all_outputs():
-            tags["mnist_cnn_version"] = model.resolve_save_version()
-        mlflow.set_tags(tags)
+        if RAW_DATA in node.inputs:
+            sections.add("ingestion")
+    return sorted(sections)
 
 
-def log_parameters(run_id: str, params: ProjectParams, *, ensemble: bool) -> None:
-    """Every parameter in the MLflow run ``run_id``, flattened
-    (``training.presets.fast.epochs``); the ensemble's only if it trains."""
+def log_parameters(run_id: str, params: ProjectParams, sections: Iterable[str]) -> None:
+    """The parameters of ``sections`` in the MLflow run ``run_id``, flattened
+    (``training.presets.fast.epochs``)."""
     (flattened,) = pd.json_normalize(params.model_dump(mode="json"), sep=".").to_dict(
         orient="records"
     )
-    mlflow.MlflowClient().log_batch(
-        run_id,
-        params=[
-            Param(name, str(value))
-            for name, value in flattened.items()
-            # The sections' own names are kedro-mlflow's.
-            if "." in name and (ensemble or not name.startswith("ensemble."))
-        ],
-    )
+    prefixes = tuple(f"{section}." for section in sections)
+    batch = [
+        Param(name, str(value))
+        for name, value in flattened.items()
+        if name.startswith(prefixes)
+    ]
+    client = mlflow.MlflowClient()
+    try:
+        client.log_batch(run_id, params=batch)
+    except MlflowException:
+        # Two nodes that read a section, run at once by ParallelRunner, log it
+        # at once, and MLflow refuses the second insert of a name. Once the
+        # first is in, the same values are found there and nothing is written;
+        # a different value is still refused.
+        client.log_batch(run_id, params=batch)
 
 
 def _run_name(run_params: dict, pipeline: Pipeline, preset: str) -> str:

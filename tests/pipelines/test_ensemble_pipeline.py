@@ -163,25 +163,29 @@ def test_one_member_runs_alone_by_its_namespace(ensemble_project):
 def test_a_cached_run_retrains_only_the_member_whose_seed_changed(
     ensemble_project, small_mnist_idx_dir, tmp_path
 ):
-    run = run_kedro(
-        clone_project(ensemble_project, tmp_path / "project"),
-        "--cache",
-        "--pipelines",
-        "best",
-        "--to-nodes",
-        "ensemble.combine_members",
-        "--params",
+    project = clone_project(ensemble_project, tmp_path / "project")
+    params = (
         f"ingestion.idx_dir={small_mnist_idx_dir},preprocessing.train_limit=600,"
-        f"{QUICK_ENSEMBLE},ensemble.member_2.changes.seed=7",
+        f"{QUICK_ENSEMBLE},ensemble.member_2.changes.seed=7"
     )
 
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-3000:]
+    def cached_run(*selection: str) -> str:
+        run = run_kedro(
+            project, "--cache", "--pipelines", "best", *selection, "--params", params
+        )
+        assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+        return run.stdout + run.stderr
+
+    output = cached_run("--to-nodes", "ensemble.combine_members")
+    member_alone = cached_run("--namespaces", "ensemble.member_2")
+
     assert set(re.findall(r"cli: (\S+): runs \(", output)) == {
         "ensemble.member_2.train_model",
         "ensemble.combine_members",
     }
     assert "ensemble.member_1.train_model: reused from run" in output
+    assert "ensemble.member_2.train_model: reused from run" in member_alone
+    assert not re.findall(r"cli: (\S+): runs \(", member_alone)
 
 
 def test_a_change_to_a_preset_no_member_trains_stops_the_ensemble(

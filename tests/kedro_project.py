@@ -122,9 +122,12 @@ def run_benchmark(
     )
 
 
-def start_kedro(project: Path, log_path: Path, *args: str) -> subprocess.Popen:
+def start_kedro(
+    project: Path, log_path: Path, *args: str, **env: str
+) -> subprocess.Popen:
     """``kedro run`` started in a process group of its own, its output going to
-    ``log_path`` (a pipe nobody reads would stall it)."""
+    ``log_path`` (a pipe nobody reads would stall it); ``env`` adds to its
+    environment."""
     with log_path.open("w") as log:
         return subprocess.Popen(
             [str(BIN / "kedro"), "run", *args],
@@ -137,6 +140,7 @@ def start_kedro(project: Path, log_path: Path, *args: str) -> subprocess.Popen:
                 "KEDRO_DISABLE_TELEMETRY": "1",
                 "COLUMNS": "200",
                 "PYTHONUNBUFFERED": "1",
+                **env,
             },
         )
 

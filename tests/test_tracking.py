@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import urllib.request
 from pathlib import Path
 
@@ -17,11 +18,15 @@ import pytest
 from kedro_project import (
     BIN,
     EXPERIMENT,
+    clone_project,
     fingerprints,
     free_port,
     latest_version,
     run_kedro,
     running_server,
+    start_kedro,
+    stop_process_group,
+    wait_for_log,
 )
 from mlflow import MlflowClient
 from mlflow.entities import Run
@@ -226,9 +231,11 @@ def test_only_missing_outputs_changes_no_file_and_logs_no_parameter_it_did_not_u
     assert newest.data.tags["mnist_cnn_version"] == model_version
 
 
-def test_a_tracking_server_receives_the_run_and_the_model(trained_project, tmp_path):
+def tracking_server(folder: Path) -> tuple[str, list[str]]:
+    """The URI and command of an ``mlflow server`` on a free loopback port,
+    storing its runs and artifacts in ``folder`` (a restart finds them)."""
     uri = f"http://127.0.0.1:{free_port()}"
-    server = [
+    return uri, [
         str(BIN / "mlflow"),
         "server",
         "--host",
@@ -238,10 +245,14 @@ def test_a_tracking_server_receives_the_run_and_the_model(trained_project, tmp_p
         "--workers",
         "1",
         "--backend-store-uri",
-        f"sqlite:///{tmp_path / 'server.db'}",
+        f"sqlite:///{folder / 'server.db'}",
         "--artifacts-destination",
-        str(tmp_path / "server-artifacts"),
+        str(folder / "server-artifacts"),
     ]
+
+
+def test_a_tracking_server_receives_the_run_and_the_model(trained_project, tmp_path):
+    uri, server = tracking_server(tmp_path)
 
     with running_server(server, tmp_path, f"{uri}/health", tmp_path / "server.log"):
         run = run_kedro(
@@ -286,3 +297,82 @@ def test_kedro_mlflow_ui_shows_the_runs(training_run, trained_project, tmp_path)
             shown = json.load(response)["runs"]
 
     assert training_run.info.run_id in {run["info"]["run_id"] for run in shown}
+
+
+def test_a_tracking_server_that_is_down_stops_the_run_in_one_line_before_any_work(
+    trained_project, tmp_path
+):
+    project = clone_project(trained_project, tmp_path / "project")
+    metrics = project / "data/08_reporting/metrics.json"
+    versions = set(metrics.iterdir())
+    refused = f"http://127.0.0.1:{free_port()}"
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        hanging = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        runs = {
+            uri: run_kedro(
+                project, "--nodes", "compute_metrics", MLFLOW_TRACKING_URI=uri
+            )
+            for uri in (refused, hanging)
+        }
+    after_the_failures = set(metrics.iterdir())
+    untracked = run_kedro(
+        project,
+        "--nodes",
+        "compute_metrics",
+        MLFLOW_TRACKING_URI=refused,
+        MNIST_KEDRO_TRACKING="off",
+    )
+
+    for uri, run in runs.items():
+        assert run.returncode == 1
+        assert (
+            run.stderr.strip()
+            .splitlines()[-1]
+            .startswith(f"Error: The MLflow tracking server at {uri} does not answer (")
+        )
+        assert "MNIST_KEDRO_TRACKING=off kedro run" in run.stderr
+        assert "Traceback" not in run.stdout + run.stderr
+    assert after_the_failures == versions  # no work done
+    assert untracked.returncode == 0, untracked.stderr[-3000:]
+    assert "MNIST_KEDRO_TRACKING=off: this run logs nothing in MLflow" in (
+        untracked.stdout + untracked.stderr
+    )
+    assert len(set(metrics.iterdir()) - versions) == 1
+
+
+def test_a_tracking_server_that_stops_mid_run_costs_no_output_and_the_rerun_no_training(
+    trained_project, tmp_path
+):
+    project = clone_project(trained_project, tmp_path / "project")
+    uri, server = tracking_server(tmp_path)
+    models = project / "data/06_models/mnist_cnn.keras"
+    models_before = set(models.iterdir())
+    args = [
+        "--cache",
+        "--pipelines",
+        "training,evaluation",
+        "--params",
+        "training.presets.fast.epochs=1,training.presets.fast.warmup_epochs=0",
+    ]
+    log = tmp_path / "run.log"
+
+    with running_server(server, tmp_path, f"{uri}/health", tmp_path / "server.log"):
+        run = start_kedro(project, log, *args, MLFLOW_TRACKING_URI=uri)
+        wait_for_log(run, log, "Running node: train_model")
+    # The server is stopped now, while the model trains.
+    try:
+        run.wait(timeout=600)
+    finally:
+        stop_process_group(run)
+    output = log.read_text()
+
+    assert run.returncode != 0, output[-3000:]
+    assert "MLflow: the tag mnist_cnn_version not logged (" in output
+    (saved,) = set(models.iterdir()) - models_before  # the trained model, kept
+    assert (saved / "mnist_cnn.keras").stat().st_size > 0
+    with running_server(server, tmp_path, f"{uri}/health", tmp_path / "again.log"):
+        rerun = run_kedro(project, *args, MLFLOW_TRACKING_URI=uri)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert f"train_model: reused from run {saved.name}" in rerun.stdout + rerun.stderr

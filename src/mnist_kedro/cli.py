@@ -19,6 +19,7 @@ from kedro.framework.project import pipelines, settings
 from kedro.pipeline import Pipeline
 
 from mnist_kedro import cache
+from mnist_kedro.hooks import TrackingUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,13 @@ def cli() -> None:
 )
 @click.pass_context
 def run(ctx: click.Context, use_cache: bool, **options: Any) -> Any:  # noqa: FBT001
+    try:
+        return _run(ctx, use_cache, options)
+    except TrackingUnavailableError as error:
+        raise click.ClickException(str(error)) from None  # one line, no traceback
+
+
+def _run(ctx: click.Context, use_cache: bool, options: dict[str, Any]) -> Any:  # noqa: FBT001
     if not use_cache:
         return ctx.invoke(kedro_run, **options)
     if options["only_missing_outputs"]:

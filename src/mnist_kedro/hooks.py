@@ -5,14 +5,17 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+import urllib.request
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 import mlflow
 import pandas as pd
+from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines
 from kedro.io import CatalogProtocol, DatasetError
 from kedro.pipeline import Node, Pipeline
 from kedro.validation.exceptions import ParameterValidationError
@@ -25,6 +28,8 @@ from mnist_kedro import cache
 from mnist_kedro.datasets.file_dataset import AtomicSaves
 from mnist_kedro.model.tensorflow_settings import set_tensorflow_environment
 from mnist_kedro.parameters import ENSEMBLE, ProjectParams
+
+logger = logging.getLogger(__name__)
 
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -66,6 +71,11 @@ MLFLOW_ENVIRONMENT = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "MLFLOW_WORKERS": "1",
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    # A tracking server that stops answering during a run: each call gives up
+    # after about 15 s (refused) to a minute (hanging), not MLflow's 4 minutes
+    # of 7 retries (docs/reliability.md).
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
 }
 
 
@@ -81,6 +91,57 @@ class CommandEnvironment:
         set_tensorflow_environment()
         for name, value in MLFLOW_ENVIRONMENT.items():
             os.environ.setdefault(name, value)
+
+
+# `MNIST_KEDRO_TRACKING=off kedro run …`: a run that logs nothing in MLflow.
+TRACKING_SWITCH = "MNIST_KEDRO_TRACKING"
+TRACKING_PROBE_SECONDS = 5
+
+
+class TrackingUnavailableError(RuntimeError):
+    """The tracking server of ``conf/*/mlflow.yml`` does not answer."""
+
+
+class CheckTracking:
+    """Before kedro-mlflow's hook contacts the tracking store (where MLflow
+    would retry an absent server for minutes) and before any work: a tracking
+    server that does not answer stops the run within seconds, in one line that
+    names it; ``MNIST_KEDRO_TRACKING=off`` runs without tracking on purpose
+    (kedro-mlflow's ``disable_tracking`` for every pipeline, on the project's
+    local store, which it still opens)."""
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: KedroContext) -> None:
+        settings = context.config_loader["mlflow"]
+        if os.environ.get(TRACKING_SWITCH, "").lower() == "off":
+            settings.setdefault("server", {})["mlflow_tracking_uri"] = (
+                "sqlite:///mlflow.db"
+            )
+            tracking = settings.setdefault("tracking", {})
+            tracking.setdefault("disable_tracking", {})["pipelines"] = list(pipelines)
+            context.config_loader["mlflow"] = settings
+            logger.warning("%s=off: this run logs nothing in MLflow.", TRACKING_SWITCH)
+            return
+        uri = settings["server"]["mlflow_tracking_uri"]
+        if uri.startswith(("http://", "https://")):
+            check_tracking_server(uri)
+
+
+def check_tracking_server(uri: str) -> None:
+    """Raises ``TrackingUnavailableError`` unless the MLflow server at ``uri``
+    answers its health check within ``TRACKING_PROBE_SECONDS``."""
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - an http(s) URI, checked above
+            f"{uri.rstrip('/')}/health", timeout=TRACKING_PROBE_SECONDS
+        ) as response:
+            response.read(100)
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise TrackingUnavailableError(
+            f"The MLflow tracking server at {uri} does not answer ({reason}). "
+            f"Start it, or set MLFLOW_TRACKING_URI to one that runs, or run "
+            f"without tracking: {TRACKING_SWITCH}=off kedro run …"
+        ) from None
 
 
 class ValidateParameters:
@@ -180,6 +241,10 @@ class DescribeMlflowRun:
     which Kedro 1.7's catalog refuses.)
     """
 
+    def __init__(self) -> None:
+        self._logged_sections: set[str] = set()
+        self._tracking_failed = False
+
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         self._params = ProjectParams.model_validate(context.params)
@@ -187,16 +252,36 @@ class DescribeMlflowRun:
         # A run opened by the caller (an orchestrator) stays open, and its
         # parameters are the caller's to log (airflow_task.py).
         self._run_opened_before = mlflow.active_run() is not None
-        self._logged_sections: set[str] = set()
+        # A new session in this process (a notebook, the tests) starts afresh.
+        self._logged_sections = set()
+        self._tracking_failed = False
+
+    def _track(self, what: str, log: Callable[[], object]) -> None:
+        """``log()``, unless the tracking server fails: a server that stops
+        answering during a run costs what the run would log, never an output
+        (saved before it is logged) nor the run. After its first failure (each
+        one takes MLflow's bounded retries, ``MLFLOW_ENVIRONMENT``) the rest of
+        the run does not try again; each thing not logged is named."""
+        if self._tracking_failed:
+            logger.warning("MLflow: %s not logged (the server failed before).", what)
+            return
+        try:
+            log()
+        except (MlflowException, OSError) as error:  # requests' errors are OSErrors
+            self._tracking_failed = True
+            logger.warning("MLflow: %s not logged (%s).", what, error)
 
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict, pipeline: Pipeline) -> None:
         if mlflow.active_run() is None:  # tracking is off for this pipeline
             return
         if not self._run_opened_before:
-            mlflow.MlflowClient().update_run(
-                mlflow.active_run().info.run_id,
-                name=_run_name(run_params, pipeline, self._params.training.model),
+            name = _run_name(run_params, pipeline, self._params.training.model)
+            self._track(
+                "the run's name",
+                lambda: mlflow.MlflowClient().update_run(
+                    mlflow.active_run().info.run_id, name=name
+                ),
             )
         tags = {}
         if commit := _git_commit(self._project_path):
@@ -209,7 +294,7 @@ class DescribeMlflowRun:
         # node of the run loads or saves it.
         if model_version := (run_params.get("load_versions") or {}).get(MODEL):
             tags["mnist_cnn_version"] = model_version
-        mlflow.set_tags(tags)
+        self._track(f"the tags {', '.join(tags)}", lambda: mlflow.set_tags(tags))
 
     # In the process that runs the node (ParallelRunner's workers too), after
     # kedro-mlflow's hook has reopened the run there.
@@ -228,10 +313,14 @@ class DescribeMlflowRun:
         if MODEL in node.inputs:
             tags["mnist_cnn_version"] = catalog.get(MODEL).resolve_load_version()
         if tags:
-            mlflow.set_tags(tags)
+            self._track(f"the tags {', '.join(tags)}", lambda: mlflow.set_tags(tags))
         sections = set(parameter_sections([node])) - self._logged_sections
         if sections and not self._run_opened_before:
-            log_parameters(mlflow.active_run().info.run_id, self._params, sections)
+            run_id = mlflow.active_run().info.run_id
+            self._track(
+                f"the parameters of {', '.join(sorted(sections))}",
+                lambda: log_parameters(run_id, self._params, sections),
+            )
             self._logged_sections |= sections
 
     @hook_impl
@@ -240,7 +329,11 @@ class DescribeMlflowRun:
             return
         dataset = self._catalog.get(dataset_name)
         if dataset_name == MODEL:
-            mlflow.set_tag("mnist_cnn_version", dataset.resolve_save_version())
+            version = dataset.resolve_save_version()
+            self._track(
+                "the tag mnist_cnn_version",
+                lambda: mlflow.set_tag("mnist_cnn_version", version),
+            )
         folder = (getattr(dataset, "metadata", None) or {}).get("mlflow_artifact_path")
         if folder is None:
             return
@@ -251,14 +344,10 @@ class DescribeMlflowRun:
                 "mnist_kedro.datasets.atomic for kedro-datasets' CSV, JSON and "
                 "Matplotlib datasets."
             )
-        fs, path = dataset.saved_file()
-        if isinstance(fs, LocalFileSystem):
-            mlflow.log_artifact(path, folder)
-            return
-        with tempfile.TemporaryDirectory() as local:
-            copy = f"{local}/{PurePosixPath(path).name}"
-            fs.get(path, copy)
-            mlflow.log_artifact(copy, folder)
+        self._track(
+            f"the artifact {folder}/{dataset_name}",
+            lambda: _log_artifact(*dataset.saved_file(), folder),
+        )
 
     @hook_impl(trylast=True)
     def after_pipeline_run(self) -> None:
@@ -267,7 +356,21 @@ class DescribeMlflowRun:
         a later session in the same process (a notebook, the tests) would log
         into it."""
         while not self._run_opened_before and mlflow.active_run():
-            mlflow.end_run()
+            self._track("the run's end", mlflow.end_run)
+            if self._tracking_failed:
+                break  # the run stays open in MLflow, where it shows as running
+
+
+def _log_artifact(fs: AbstractFileSystem, path: str, folder: str) -> None:
+    """The file ``path`` of ``fs`` in the ``folder`` of the active run's
+    artifacts (MLflow logs local files)."""
+    if isinstance(fs, LocalFileSystem):
+        mlflow.log_artifact(path, folder)
+        return
+    with tempfile.TemporaryDirectory() as local:
+        copy = f"{local}/{PurePosixPath(path).name}"
+        fs.get(path, copy)
+        mlflow.log_artifact(copy, folder)
 
 
 # The raw data, configured by the `ingestion` parameters (conf/base/catalog.yml),

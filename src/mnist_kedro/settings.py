@@ -7,6 +7,7 @@ from omegaconf import OmegaConf
 from omegaconf.resolvers import oc
 
 from mnist_kedro.hooks import (
+    CheckTracking,
     CommandEnvironment,
     DescribeMlflowRun,
     PlainLogWhenPiped,
@@ -29,6 +30,7 @@ HOOKS = (
     RecordCachedNodes(),
     ValidateParameters(),
     CommandEnvironment(),
+    CheckTracking(),
     PlainLogWhenPiped(),
 )
 
@@ -36,6 +38,9 @@ HOOKS = (
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # kedro-mlflow's files, as its hook would add them, read before it runs
+    # (hooks.CheckTracking).
+    "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]},
     # `${merge:${a},${b}}`: a's settings with b's on top, resolved after any
     # --params, e.g. each ensemble member's training (parameters_ensemble.yml).
     "custom_resolvers": {

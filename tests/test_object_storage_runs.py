@@ -16,7 +16,7 @@ import yaml
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
-from kedro_project import EXPERIMENT, copy_project, run_kedro
+from kedro_project import EXPERIMENT, copy_project, free_port, run_kedro
 from mlflow import MlflowClient
 
 from mnist_kedro.datasets import IdxDataset
@@ -256,3 +256,44 @@ def test_cached_runs_keep_their_records_in_the_bucket(
     records = fs.find(f"{data_root}/09_cache")
     assert len(records) == 3 and all(key.endswith(".json") for key in records)
     assert not (project / "data/09_cache").exists()
+
+
+def test_object_storage_that_is_down_or_a_missing_bucket_stops_the_run_in_one_line(
+    s3_project, s3_server
+):
+    project, data_root = s3_project
+    before = metric_versions(s3_server, data_root)
+    down = run_kedro(
+        project,
+        "--env",
+        "s3",
+        "--pipelines",
+        "evaluation",
+        **{
+            **s3_server.aws_environment(),
+            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{free_port()}",
+        },
+        MNIST_KEDRO_DATA_ROOT=data_root,
+    )
+    missing = run_on_s3(
+        project,
+        s3_server,
+        "s3://no-such-bucket/mnist-kedro",
+        "--pipelines",
+        "evaluation",
+    )
+
+    assert down.returncode == missing.returncode == 1
+    assert (
+        down.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"Error: The object storage of {data_root} does not answer (Could not connect"
+        )
+    )
+    assert missing.stderr.strip().splitlines()[-1] == (
+        "Error: The bucket of s3://no-such-bucket/mnist-kedro does not exist: "
+        "create it, or set MNIST_KEDRO_DATA_ROOT to one that does."
+    )
+    assert "Traceback" not in down.stderr + missing.stderr
+    assert metric_versions(s3_server, data_root) == before

@@ -17,7 +17,7 @@ from kedro_project import (
     run_session,
 )
 
-from mnist_kedro.hooks import MLFLOW_ENVIRONMENT
+from mnist_kedro.hooks import AWS_ENVIRONMENT, MLFLOW_ENVIRONMENT
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ REPORTS = [
     "06_models/mnist_cnn.keras",
 ]
 MODEL = "06_models/mnist_cnn.keras"
-SET_AS_A_RUN_STARTS = ("TF_ENABLE_ONEDNN_OPTS", *MLFLOW_ENVIRONMENT)
+SET_AS_A_RUN_STARTS = ("TF_ENABLE_ONEDNN_OPTS", *MLFLOW_ENVIRONMENT, *AWS_ENVIRONMENT)
 
 
 def test_full_run_trains_a_useful_model_and_writes_every_report(trained_project):
@@ -143,7 +143,11 @@ print(json.dumps({
     found = json.loads(result.stdout.splitlines()[-1])
     assert found["imported"] == []
     # Set by the project's hook as the session started, for the nodes after it.
-    assert found["environment"] == {"TF_ENABLE_ONEDNN_OPTS": "1", **MLFLOW_ENVIRONMENT}
+    assert found["environment"] == {
+        "TF_ENABLE_ONEDNN_OPTS": "1",
+        **MLFLOW_ENVIRONMENT,
+        **AWS_ENVIRONMENT,
+    }
 
 
 def test_tfds_without_network_fails_fast_with_instructions(trained_project, tmp_path):

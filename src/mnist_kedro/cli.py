@@ -19,7 +19,7 @@ from kedro.framework.project import pipelines, settings
 from kedro.pipeline import Pipeline
 
 from mnist_kedro import cache
-from mnist_kedro.hooks import TrackingUnavailableError
+from mnist_kedro.hooks import ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def cli() -> None:
 def run(ctx: click.Context, use_cache: bool, **options: Any) -> Any:  # noqa: FBT001
     try:
         return _run(ctx, use_cache, options)
-    except TrackingUnavailableError as error:
+    except ServiceUnavailableError as error:
         raise click.ClickException(str(error)) from None  # one line, no traceback
 
 

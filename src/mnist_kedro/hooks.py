@@ -9,6 +9,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
+import fsspec
 import mlflow
 import pandas as pd
 from fsspec import AbstractFileSystem
@@ -77,6 +78,11 @@ MLFLOW_ENVIRONMENT = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
 }
+# What botocore (s3fs) reads from the environment: a transient error of the
+# object storage (a refused or dropped connection, a timeout, a 5xx or
+# throttling answer) retried with exponential backoff and jitter, 4 attempts a
+# request, which s3fs repeats up to 5 times (docs/reliability.md).
+AWS_ENVIRONMENT = {"AWS_RETRY_MODE": "standard", "AWS_MAX_ATTEMPTS": "4"}
 
 
 class CommandEnvironment:
@@ -84,34 +90,42 @@ class CommandEnvironment:
     its session starts, first of all hooks: TensorFlow's variables, before any
     node imports it (``mnist_kedro.model.tensorflow_settings``), and
     ``MLFLOW_ENVIRONMENT``, before MLflow records anything or ``kedro mlflow
-    ui`` starts its server. An explicit setting wins."""
+    ui`` starts its server; ``AWS_ENVIRONMENT``, before a dataset reaches the
+    object storage. An explicit setting wins."""
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
         set_tensorflow_environment()
-        for name, value in MLFLOW_ENVIRONMENT.items():
+        for name, value in (MLFLOW_ENVIRONMENT | AWS_ENVIRONMENT).items():
             os.environ.setdefault(name, value)
 
 
 # `MNIST_KEDRO_TRACKING=off kedro run …`: a run that logs nothing in MLflow.
 TRACKING_SWITCH = "MNIST_KEDRO_TRACKING"
-TRACKING_PROBE_SECONDS = 5
+# How long a service may take to answer before a run starts.
+PROBE_SECONDS = 5
 
 
-class TrackingUnavailableError(RuntimeError):
-    """The tracking server of ``conf/*/mlflow.yml`` does not answer."""
+class ServiceUnavailableError(RuntimeError):
+    """A service that the run needs (the tracking server, the object storage)
+    does not answer."""
 
 
-class CheckTracking:
-    """Before kedro-mlflow's hook contacts the tracking store (where MLflow
-    would retry an absent server for minutes) and before any work: a tracking
-    server that does not answer stops the run within seconds, in one line that
-    names it; ``MNIST_KEDRO_TRACKING=off`` runs without tracking on purpose
+class CheckServices:
+    """Before any work, and before kedro-mlflow's hook contacts the tracking
+    store (where MLflow would retry an absent server for minutes): a tracking
+    server, or an object storage holding the data, that does not answer stops
+    the run within seconds, in one line that names it.
+    ``MNIST_KEDRO_TRACKING=off`` runs without tracking on purpose
     (kedro-mlflow's ``disable_tracking`` for every pipeline, on the project's
     local store, which it still opens)."""
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
+        data_root = context.config_loader["globals"].get("data_root", "")
+        if fsspec.utils.get_protocol(data_root) not in {"file", "local"}:
+            credentials = context.config_loader["credentials"]
+            check_object_storage(data_root, credentials.get("object_storage") or {})
         settings = context.config_loader["mlflow"]
         if os.environ.get(TRACKING_SWITCH, "").lower() == "off":
             settings.setdefault("server", {})["mlflow_tracking_uri"] = (
@@ -127,17 +141,46 @@ class CheckTracking:
             check_tracking_server(uri)
 
 
+def check_object_storage(data_root: str, storage_options: dict) -> None:
+    """Raises ``ServiceUnavailableError`` unless the bucket of ``data_root``
+    (e.g. ``s3://mnist-kedro/data``) can be listed, each request tried once
+    for at most ``PROBE_SECONDS`` (the run itself retries, conf/s3)."""
+    protocol = fsspec.utils.get_protocol(data_root)
+    options = dict(storage_options)
+    if protocol in {"s3", "s3a"}:
+        options["config_kwargs"] = {
+            **options.get("config_kwargs", {}),
+            "retries": {"max_attempts": 1},
+            "connect_timeout": PROBE_SECONDS,
+            "read_timeout": PROBE_SECONDS,
+        }
+    bucket = fsspec.core.strip_protocol(data_root).split("/")[0]
+    try:
+        fsspec.filesystem(protocol, skip_instance_cache=True, **options).ls(bucket)
+    except FileNotFoundError:
+        raise ServiceUnavailableError(
+            f"The bucket of {data_root} does not exist: create it, or set "
+            "MNIST_KEDRO_DATA_ROOT to one that does."
+        ) from None
+    except Exception as error:  # noqa: BLE001 - each storage has its own errors
+        raise ServiceUnavailableError(
+            f"The object storage of {data_root} does not answer ({error}). Start "
+            "it, or check its endpoint and credentials (AWS_ENDPOINT_URL_S3, "
+            "conf/base/credentials.yml)."
+        ) from None
+
+
 def check_tracking_server(uri: str) -> None:
-    """Raises ``TrackingUnavailableError`` unless the MLflow server at ``uri``
-    answers its health check within ``TRACKING_PROBE_SECONDS``."""
+    """Raises ``ServiceUnavailableError`` unless the MLflow server at ``uri``
+    answers its health check within ``PROBE_SECONDS``."""
     try:
         with urllib.request.urlopen(  # noqa: S310 - an http(s) URI, checked above
-            f"{uri.rstrip('/')}/health", timeout=TRACKING_PROBE_SECONDS
+            f"{uri.rstrip('/')}/health", timeout=PROBE_SECONDS
         ) as response:
             response.read(100)
     except (OSError, ValueError) as error:
         reason = getattr(error, "reason", None) or error
-        raise TrackingUnavailableError(
+        raise ServiceUnavailableError(
             f"The MLflow tracking server at {uri} does not answer ({reason}). "
             f"Start it, or set MLFLOW_TRACKING_URI to one that runs, or run "
             f"without tracking: {TRACKING_SWITCH}=off kedro run …"

@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 from omegaconf.resolvers import oc
 
 from mnist_kedro.hooks import (
-    CheckTracking,
+    CheckServices,
     CommandEnvironment,
     DescribeMlflowRun,
     PlainLogWhenPiped,
@@ -29,8 +29,8 @@ HOOKS = (
     DescribeMlflowRun(),
     RecordCachedNodes(),
     ValidateParameters(),
-    CommandEnvironment(),
-    CheckTracking(),
+    CheckServices(),
+    CommandEnvironment(),  # registered after, so called before, CheckServices
     PlainLogWhenPiped(),
 )
 
@@ -39,7 +39,7 @@ CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     # kedro-mlflow's files, as its hook would add them, read before it runs
-    # (hooks.CheckTracking).
+    # (hooks.CheckServices).
     "config_patterns": {"mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"]},
     # `${merge:${a},${b}}`: a's settings with b's on top, resolved after any
     # --params, e.g. each ensemble member's training (parameters_ensemble.yml).

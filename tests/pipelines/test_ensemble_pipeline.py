@@ -184,8 +184,12 @@ def test_a_cached_run_retrains_only_the_member_whose_seed_changed(
         "ensemble.combine_members",
     }
     assert "ensemble.member_1.train_model: reused from run" in output
+    # The member alone: its training reused; its epoch metrics, which the run
+    # up to the combination left out, run.
     assert "ensemble.member_2.train_model: reused from run" in member_alone
-    assert not re.findall(r"cli: (\S+): runs \(", member_alone)
+    assert re.findall(r"cli: (\S+): runs \(", member_alone) == [
+        "ensemble.member_2.log_epoch_metrics"
+    ]
 
 
 def test_a_change_to_a_preset_no_member_trains_stops_the_ensemble(

@@ -73,8 +73,9 @@ MLFLOW_ENVIRONMENT = {
     "MLFLOW_WORKERS": "1",
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     # A tracking server that stops answering during a run: each call gives up
-    # after about 15 s (refused) to a minute (hanging), not MLflow's 4 minutes
-    # of 7 retries (docs/reliability.md).
+    # after about 15 s (refused) to 75 s (hanging: 4 tries of 15 s and the
+    # backoff between them), not MLflow's 4 minutes of 7 retries
+    # (docs/reliability.md).
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
 }
@@ -144,7 +145,8 @@ class CheckServices:
 def check_object_storage(data_root: str, storage_options: dict) -> None:
     """Raises ``ServiceUnavailableError`` unless the bucket of ``data_root``
     (e.g. ``s3://mnist-kedro/data``) can be listed, each request tried once
-    for at most ``PROBE_SECONDS`` (the run itself retries, conf/s3)."""
+    for at most ``PROBE_SECONDS`` (the run's own requests retry,
+    ``AWS_ENVIRONMENT``)."""
     protocol = fsspec.utils.get_protocol(data_root)
     options = dict(storage_options)
     if protocol in {"s3", "s3a"}:

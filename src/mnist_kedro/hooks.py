@@ -113,20 +113,21 @@ class ServiceUnavailableError(RuntimeError):
 
 
 class CheckServices:
-    """Before any work, and before kedro-mlflow's hook contacts the tracking
-    store (where MLflow would retry an absent server for minutes): a tracking
-    server, or an object storage holding the data, that does not answer stops
-    the run within seconds, in one line that names it.
-    ``MNIST_KEDRO_TRACKING=off`` runs without tracking on purpose
+    """A service that the run needs and that does not answer stops it within
+    seconds, in one line that names it: the tracking server as the session
+    starts, before kedro-mlflow's hook contacts it (where MLflow would retry an
+    absent server for minutes); the object storage that holds the data before
+    a run (not other commands, such as ``kedro airflow create``) reads or
+    writes any. ``MNIST_KEDRO_TRACKING=off`` runs without tracking on purpose
     (kedro-mlflow's ``disable_tracking`` for every pipeline, on the project's
     local store, which it still opens)."""
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
-        data_root = context.config_loader["globals"].get("data_root", "")
-        if fsspec.utils.get_protocol(data_root) not in {"file", "local"}:
-            credentials = context.config_loader["credentials"]
-            check_object_storage(data_root, credentials.get("object_storage") or {})
+        self._data_root = context.config_loader["globals"].get("data_root", "")
+        self._storage_options = (
+            context.config_loader["credentials"].get("object_storage") or {}
+        )
         settings = context.config_loader["mlflow"]
         if os.environ.get(TRACKING_SWITCH, "").lower() == "off":
             settings.setdefault("server", {})["mlflow_tracking_uri"] = (
@@ -140,6 +141,11 @@ class CheckServices:
         uri = settings["server"]["mlflow_tracking_uri"]
         if uri.startswith(("http://", "https://")):
             check_tracking_server(uri)
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self) -> None:
+        if fsspec.utils.get_protocol(self._data_root) not in {"file", "local"}:
+            check_object_storage(self._data_root, self._storage_options)
 
 
 def check_object_storage(data_root: str, storage_options: dict) -> None:

@@ -288,7 +288,8 @@ def test_object_storage_that_is_down_or_a_missing_bucket_stops_the_run_in_one_li
         down.stderr.strip()
         .splitlines()[-1]
         .startswith(
-            f"Error: The object storage of {data_root} does not answer (Could not connect"
+            f"Error: The object storage of {data_root} does not answer "
+            "(Could not connect"
         )
     )
     assert missing.stderr.strip().splitlines()[-1] == (

@@ -40,8 +40,8 @@ def start_mlflow_run(
 ) -> str:
     """The id of the current DAG run's MLflow run, in the project's tracking
     store and experiment (``conf/*/mlflow.yml``): started now, with the
-    parameters that the DAG's nodes read, or the one that an earlier try of this task
-    started."""
+    parameters that the DAG's nodes read, or the one that an earlier try of
+    this task started."""
     import mlflow  # noqa: PLC0415
     from airflow.sdk import get_current_context  # noqa: PLC0415
     from kedro.framework.project import pipelines  # noqa: PLC0415

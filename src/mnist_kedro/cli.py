@@ -51,7 +51,11 @@ def run(ctx: click.Context, use_cache: bool, **options: Any) -> Any:  # noqa: FB
         raise click.ClickException(str(error)) from None  # one line, no traceback
 
 
-def _run(ctx: click.Context, use_cache: bool, options: dict[str, Any]) -> Any:  # noqa: FBT001
+def _run(
+    ctx: click.Context,
+    use_cache: bool,  # noqa: FBT001
+    options: dict[str, Any],
+) -> Any:
     if not use_cache:
         return ctx.invoke(kedro_run, **options)
     if options["only_missing_outputs"]:

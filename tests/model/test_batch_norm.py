@@ -51,7 +51,7 @@ def test_quick_runs_of_the_batch_normalised_presets_beat_the_seed_preset(
         training = base_parameters.training.model_copy(
             update={"model": preset, "backup_dir": str(tmp_path / preset)}
         ).with_preset(epochs=2, patience=2, warmup_epochs=0)
-        model, _ = train_model(
+        [(model, _)] = train_model(
             x_train, y_train, x_val, y_val, list("0123456789"), training
         )
         predicted = model.predict(x_test, verbose=0).argmax(axis=1)

@@ -42,7 +42,7 @@ for name, changes, batch_size in (
     run = training.model_copy(
         update={**changes, "backup_dir": f"{out}/backup-{name}"}
     ).with_preset(batch_size=batch_size)
-    model, history = train_model(x_train, y_train, x_val, y_val, list("0123456789"), run)
+    [(model, history)] = train_model(x_train, y_train, x_val, y_val, list("0123456789"), run)
     model.save(f"{out}/{name}.keras")
     figures[name] = {
         "val_accuracy": float((model.predict(x_val, verbose=0).argmax(1) == y_val).mean()),

@@ -52,7 +52,7 @@ def test_preset_builds_trains_and_survives_a_save_and_load(
     images, labels = make_digits(300)
     x = scale_images(images)
 
-    model, history = train_model(
+    [(model, history)] = train_model(
         x[:200], labels[:200], x[200:], labels[200:], list("0123456789"), training
     )
 

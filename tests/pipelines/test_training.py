@@ -3,6 +3,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from mnist_kedro.model.network import build_model
@@ -57,7 +58,7 @@ def test_training_learns_and_reports_every_epoch(training_params, caplog, make_d
     x, y = scale_images(images), labels
 
     with caplog.at_level(logging.INFO, logger="mnist_kedro"):
-        model, history = train_model(
+        [(model, history)] = train_model(
             x[:300], y[:300], x[300:], y[300:], list("0123456789"), training_params
         )
 
@@ -89,7 +90,7 @@ def test_early_stopping_restores_the_best_weights(training_params, make_digits):
     # A learning rate this high makes validation loss worsen after the first epochs.
     params = training_params.with_preset(epochs=6, patience=1, learning_rate=0.5)
 
-    model, history = train_model(
+    [(model, history)] = train_model(
         x[:150], y[:150], x[150:], y[150:], list("0123456789"), params
     )
 
@@ -114,10 +115,36 @@ def test_the_backup_is_removed_after_training(training_params, make_digits):
     images, labels = make_digits(100)
     x = scale_images(images)
 
-    train_model(
+    [_] = train_model(
         x[:80], labels[:80], x[80:], labels[80:], list("0123456789"), training_params
     )
 
+    assert backup_folders(training_params) == []
+
+
+def test_a_training_whose_outputs_were_not_saved_is_saved_by_the_next_run_untrained(
+    training_params, make_digits, caplog
+):
+    images, labels = make_digits(100)
+    x = scale_images(images)
+    data = (x[:80], labels[:80], x[80:], labels[80:], list("0123456789"))
+    unsaved = train_model(*data, training_params)
+    model, history = next(unsaved)
+    unsaved.close()  # what Kedro does when saving an output fails: no resume
+    [folder] = backup_folders(training_params)
+    caplog.clear()
+
+    with caplog.at_level(logging.INFO, logger="mnist_kedro"):
+        [(again, history_again)] = train_model(*data, training_params)
+
+    assert (
+        f"The training backed up in {folder} completed, but its outputs were not "
+        "saved: saving its model, without training again." in caplog.text
+    )
+    assert "Epoch 1:" not in caplog.text
+    pd.testing.assert_frame_equal(history_again, history)
+    for kept, trained in zip(again.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, trained)
     assert backup_folders(training_params) == []
 
 
@@ -140,7 +167,7 @@ def test_the_backup_of_other_parameters_is_neither_resumed_nor_touched(
             raise KeyboardInterrupt
 
     with caplog.at_level(logging.INFO, logger="mnist_kedro"):
-        _, history = train_model(
+        [(_, history)] = train_model(
             x[:80],
             labels[:80],
             x[80:],
@@ -161,6 +188,8 @@ def test_labels_beyond_the_class_names_are_refused(training_params, make_digits)
     x = scale_images(images)
 
     with pytest.raises(ValueError, match="labels go up to 9 but only 5 class names"):
-        train_model(
-            x[:30], labels[:30], x[30:], labels[30:], list("abcde"), training_params
+        next(
+            train_model(
+                x[:30], labels[:30], x[30:], labels[30:], list("abcde"), training_params
+            )
         )

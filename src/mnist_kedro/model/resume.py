@@ -7,6 +7,10 @@ A running training holds its slot's lock (``<key>-<n>.lock``, an OS file lock
 that dies with its process), so a run takes the first slot whose lock is free:
 the backup of a killed run of the same fingerprint, resumed, or a new one.
 A slot held by a live run is never read, changed or removed by another.
+
+A training that completes keeps its model in the backup (``keep_trained_model``)
+until the node's outputs are saved, so that a run whose save failed (object
+storage down) is saved by the next one without training again.
 """
 
 from __future__ import annotations
@@ -26,18 +30,23 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from mnist_kedro.datasets import KerasModelDataset
+
 logger = logging.getLogger(__name__)
 
 RUN_DESCRIPTION = "run.json"
 HISTORY_LOG = "history.csv"
+TRAINED_MODEL = "trained.keras"
 
 
 class TrainingBackup:
     """What makes ``model.fit`` resumable: ``callbacks`` that log each epoch
-    and back the training up in ``folder``, and the ``history`` they logged."""
+    and back the training up in ``folder``, the ``history`` they logged, and
+    the model of a training that completed."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._trained = KerasModelDataset(filepath=str(folder / TRAINED_MODEL))
         self.callbacks = [
             # Before the backup: a kill between the two repeats an epoch in the
             # log (dropped by ``history``) rather than losing one.
@@ -50,6 +59,27 @@ class TrainingBackup:
         twice, the last."""
         logged = pd.read_csv(self.folder / HISTORY_LOG)
         return logged.drop_duplicates("epoch", keep="last").reset_index(drop=True)
+
+    def keep_trained_model(self, model: keras.Model) -> None:
+        """Keeps the trained ``model`` with the backup, for as long as the
+        backup lasts."""
+        self._trained.save(model)
+        logger.info(
+            "Trained; the model is kept in %s until its outputs are saved.",
+            self.folder,
+        )
+
+    def trained_model(self) -> keras.Model | None:
+        """The model of a training of this run that completed, but whose
+        outputs were not saved, if there is one."""
+        if not self._trained.exists():
+            return None
+        logger.info(
+            "The training backed up in %s completed, but its outputs were not "
+            "saved: saving its model, without training again.",
+            self.folder,
+        )
+        return self._trained.load()
 
 
 @contextmanager

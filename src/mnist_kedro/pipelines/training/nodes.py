@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from mnist_kedro.pipelines.node_types import KerasModel
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
+
+    from mnist_kedro.model.resume import TrainingBackup
 
 logger = logging.getLogger(__name__)
 
@@ -30,27 +33,24 @@ def train_model(
     y_val: np.ndarray,
     class_names: ClassNames,
     training: TrainingParams,
-) -> tuple[KerasModel, pd.DataFrame]:
-    """Trains the preset ``training.model`` with Adam and early stopping on
-    validation loss; returns the model with the best validation loss and the
-    per-epoch history (with each epoch's wall time and learning rate).
+) -> Iterator[tuple[KerasModel, pd.DataFrame]]:
+    """Trains the preset ``training.model`` (``fit_model``); yields, once, the
+    model with the best validation loss and the per-epoch history (with each
+    epoch's wall time and learning rate).
 
-    Batch normalisation's statistics are then re-estimated under the final
-    weights (``recalibrate_batch_norm``), so that short runs predict well too.
+    Each epoch is backed up (``mnist_kedro.model.resume``): a run that was
+    killed resumes after its last completed epoch. The backup, with the trained
+    model, is removed only when the generator is resumed after its yield, which
+    Kedro does once it has saved both outputs: a run whose saves failed (object
+    storage down) leaves the model there, and the next run of the same
+    parameters and data saves it without training again. Call it as
+    ``[(model, history)] = train_model(...)``.
 
-    A run that was killed resumes after its last completed epoch
-    (``mnist_kedro.model.resume``). With ``training.distribution`` "mirrored",
-    each device trains on ``batch_size`` images of every batch;
     ``training.threads`` limits TensorFlow's threads, in a process where it has
     not run yet.
     """
     _check_labels(class_names, y_train, y_val)  # at once, before TensorFlow
-    import keras
-
     from mnist_kedro.model import tensorflow_settings
-    from mnist_kedro.model.callbacks import EpochProgress, EpochStatistics
-    from mnist_kedro.model.inputs import batches
-    from mnist_kedro.model.network import build_model, recalibrate_batch_norm
     from mnist_kedro.model.resume import resumable_training, run_fingerprint
 
     if training.threads:
@@ -58,6 +58,49 @@ def train_model(
     tensorflow_settings.make_reproducible(
         training.seed, deterministic_ops=training.deterministic
     )
+    fingerprint = run_fingerprint(
+        training.model_dump(mode="json", exclude={"backup_dir"}),
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+    )
+    with resumable_training(Path(training.backup_dir), fingerprint) as backup:
+        model = backup.trained_model()
+        if model is None:
+            model = fit_model(
+                x_train, y_train, x_val, y_val, len(class_names), training, backup
+            )
+            backup.keep_trained_model(model)
+        history = backup.history()
+        history["epoch"] += 1
+        yield model, history
+
+
+def fit_model(  # noqa: PLR0913 - the data, and how to train on it
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    n_classes: int,
+    training: TrainingParams,
+    backup: TrainingBackup,
+) -> keras.Model:
+    """Builds the preset ``training.model``, fits it with Adam and early
+    stopping on validation loss, backing up each epoch in ``backup``, and
+    returns it with the weights of the best validation loss.
+
+    Batch normalisation's statistics are then re-estimated under the final
+    weights (``recalibrate_batch_norm``), so that short runs predict well too.
+    With ``training.distribution`` "mirrored", each device trains on
+    ``batch_size`` images of every batch.
+    """
+    import keras
+
+    from mnist_kedro.model.callbacks import EpochProgress, EpochStatistics
+    from mnist_kedro.model.inputs import batches
+    from mnist_kedro.model.network import build_model, recalibrate_batch_norm
+
     preset = training.preset
     strategy = distribution_strategy(training)
     batch_size = preset.batch_size * strategy.num_replicas_in_sync
@@ -69,7 +112,7 @@ def train_model(
         augmentation=preset.augmentation,
     )
     with strategy.scope():
-        model = build_model(x_train.shape[1:], len(class_names), preset)
+        model = build_model(x_train.shape[1:], n_classes, preset)
         model.compile(
             optimizer=keras.optimizers.Adam(
                 learning_rate=learning_rate(preset, len(train_batches))
@@ -77,17 +120,7 @@ def train_model(
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-    fingerprint = run_fingerprint(
-        training.model_dump(mode="json", exclude={"backup_dir"}),
-        x_train,
-        y_train,
-        x_val,
-        y_val,
-    )
-    with (
-        resumable_training(Path(training.backup_dir), fingerprint) as backup,
-        EpochProgress() as progress,
-    ):
+    with EpochProgress() as progress:
         model.fit(
             train_batches,
             epochs=preset.epochs,
@@ -106,10 +139,8 @@ def train_model(
             ],
             verbose=0,
         )
-        history = backup.history()
     recalibrate_batch_norm(model, x_train[:RECALIBRATION_IMAGES], batch_size)
-    history["epoch"] += 1
-    return model, history
+    return model
 
 
 def _check_labels(class_names: ClassNames, *labels: np.ndarray) -> None:

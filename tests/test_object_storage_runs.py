@@ -309,20 +309,32 @@ def test_object_storage_that_is_down_or_a_missing_bucket_stops_the_run_in_one_li
     assert metric_versions(s3_server, data_root) == before
 
 
+def project_runs(mlflow_store: str, project: Path) -> dict:
+    client = MlflowClient(mlflow_store)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    found = client.search_runs(
+        [experiment.experiment_id], f"tags.project_path = '{project}'"
+    )
+    return {run.info.run_id: run for run in found}
+
+
 def test_object_storage_down_during_training_keeps_the_model_and_the_rerun_saves_it(
-    s3_project, s3_server, tmp_path
+    s3_project, s3_server, mlflow_store, tmp_path
 ):
     """A server of its own, killed while the model trains and started again on
-    the same folder and ports: the failed save leaves no object and keeps the
-    trained model; once the storage is back, the rerun saves it untrained."""
+    the same folder and ports: the failed save leaves no object, no cache
+    record and no model version in MLflow, and keeps the trained model; once
+    the storage is back, the rerun saves it untrained."""
     project, shared_root = s3_project
     inputs, weed, ports = tmp_path / "model_input", tmp_path / "weed", seaweedfs_ports()
     s3_server.filesystem().get(
         f"{shared_root}/05_model_input/", f"{inputs}/", recursive=True
     )
     backups = tmp_path / "scratch" / "training_backup"
-    training = ["--env", "s3", "--pipelines", "training", "--params", QUICK_RUN]
+    training = ["--env", "s3", "--cache", "--pipelines", "training"]
+    training += ["--params", QUICK_RUN]
     log = tmp_path / "run.log"
+    runs_before = project_runs(mlflow_store, project)
     with seaweedfs_s3(weed, ports) as server:
         data_root = f"s3://{server.new_bucket()}/mnist-kedro"
         server.filesystem().put(
@@ -342,14 +354,19 @@ def test_object_storage_down_during_training_keeps_the_model_and_the_rerun_saves
         stop_process_group(run)
     output = log.read_text()
     kept = [path for path in backups.iterdir() if (path / "trained.keras").is_file()]
+    [failed] = project_runs(mlflow_store, project).keys() - runs_before.keys()
     with seaweedfs_s3(weed, ports) as server:
         left = server.filesystem().find(f"{data_root}/06_models")
+        left += server.filesystem().find(f"{data_root}/09_cache")
         rerun = run_kedro(project, *training, **env)
         saved = server.filesystem().find(f"{data_root}/06_models")
 
     assert run.returncode != 0, output[-3000:]
     assert "Failed while saving data to dataset" in output, output[-3000:]
-    assert left == []  # no partial object
+    assert left == []  # no partial object, no record of the training
+    failed_run = project_runs(mlflow_store, project)[failed]
+    assert failed_run.info.status == "FAILED"
+    assert "mnist_cnn_version" not in failed_run.data.tags
     [backup] = kept  # with the trained model
     rerun_output = rerun.stdout + rerun.stderr
     assert rerun.returncode == 0, rerun_output[-3000:]

@@ -3,7 +3,10 @@
 Starts ``python -m mnist_kedro.serving`` for the project's latest model on a free
 loopback port, sends real MNIST test digits as PNG from ``--concurrency`` clients
 until ``--requests`` are answered or ``--max-seconds`` pass, stops the server and
-prints throughput, latency percentiles, the server-side time and the errors.
+prints throughput, latency percentiles, the server-side time and the errors;
+then sends a burst of ``--burst`` images of the largest size the service takes
+at once, while asking ``/health`` every 10 ms: how long ``/health`` waited,
+how long the burst took, and the server's peak memory.
 
     python benchmarks/load_test.py --idx-dir ../shared/data/mnist
 """
@@ -28,6 +31,7 @@ from PIL import Image
 from run import machine, report, script_arguments
 
 from mnist_kedro.datasets import IdxDataset
+from mnist_kedro.serving.app import MAX_IMAGE_PIXELS
 
 
 def free_loopback_port() -> int:
@@ -46,6 +50,71 @@ def digit_pngs(idx_dir: Path, count: int = 100) -> list[bytes]:
         Image.fromarray(image).save(buffer, format="PNG")
         pngs.append(buffer.getvalue())
     return pngs
+
+
+def largest_pngs(count: int) -> list[bytes]:
+    """PNGs of the most pixels the service takes, each a one drawn in another
+    place: a few KB to send, 16 megapixels to decode."""
+    side = int(MAX_IMAGE_PIXELS**0.5)
+    pngs = []
+    for n in range(count):
+        image = np.full((side, side), 255, np.uint8)
+        left = 500 + 300 * n % (side - 1000)
+        image[1000:3000, left : left + 200] = 0
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        pngs.append(buffer.getvalue())
+    return pngs
+
+
+async def burst(url: str, bodies: list[bytes]) -> dict:
+    """All ``bodies`` sent at once, ``/health`` asked every 10 ms meanwhile."""
+    health_ms, errors = [], []
+    finished = asyncio.Event()
+    connector = aiohttp.TCPConnector(limit=len(bodies) + 1)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def predict(body: bytes) -> None:
+            try:
+                async with session.post(
+                    f"{url}/predict",
+                    data=body,
+                    headers={"Content-Type": "image/png"},
+                    raise_for_status=True,
+                ) as response:
+                    await response.json()
+            except (aiohttp.ClientError, ValueError) as error:
+                errors.append(repr(error))
+
+        async def ask_health() -> None:
+            while not finished.is_set():
+                started = time.perf_counter()
+                async with session.get(f"{url}/health") as response:
+                    await response.read()
+                health_ms.append((time.perf_counter() - started) * 1000)
+                await asyncio.sleep(0.01)
+
+        asking = asyncio.create_task(ask_health())
+        started = time.perf_counter()
+        await asyncio.gather(*(predict(body) for body in bodies))
+        elapsed = time.perf_counter() - started
+        finished.set()
+        await asking
+    return {
+        "images": len(bodies),
+        "errors": len(errors),
+        "seconds": round(elapsed, 2),
+        "health_ms_p50": round(float(np.percentile(health_ms, 50)), 2),
+        "health_ms_max": round(max(health_ms), 2),
+    }
+
+
+def peak_memory_mb(pid: int) -> int:
+    """The process's peak resident memory so far (Linux)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    [kilobytes] = [line.split()[1] for line in status.splitlines() if "VmHWM" in line]
+    return int(kilobytes) // 1024
 
 
 async def load(
@@ -95,6 +164,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--max-seconds", type=float, default=60)
+    parser.add_argument(
+        "--burst", type=int, default=8, help="images of the largest size at once"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     report("Machine", {"this run": machine()})
@@ -135,6 +207,10 @@ def main() -> None:
         latencies, server_times, errors, elapsed = asyncio.run(
             load(url, bodies, args.requests, args.concurrency, args.max_seconds)
         )
+        memory_before_burst = peak_memory_mb(server.pid)
+        largest = asyncio.run(burst(url, largest_pngs(args.burst)))
+        largest["server_peak_rss_mb_before"] = memory_before_burst
+        largest["server_peak_rss_mb"] = peak_memory_mb(server.pid)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -155,6 +231,8 @@ def main() -> None:
         print(f"{name:<{width}}  {value}")  # noqa: T201
     if errors:
         print("first errors:", *errors[:3], sep="\n  ")  # noqa: T201
+    report(f"A burst of {args.burst} images of 16 megapixels", {"burst": largest})
+    figures["burst"] = largest
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

@@ -15,7 +15,12 @@ from PIL import Image
 
 from mnist_kedro.datasets import IdxDataset, KerasModelDataset
 from mnist_kedro.model.network import build_model
-from mnist_kedro.serving.app import MAX_BODY_BYTES, create_app
+from mnist_kedro.serving.app import (
+    MAX_BODY_BYTES,
+    WORKING_SIDE,
+    _decode,
+    create_app,
+)
 from mnist_kedro.serving.model import NoTrainedModelError, load_served_model
 
 MODEL = "data/06_models/mnist_cnn.keras"
@@ -139,7 +144,13 @@ BAD_REQUESTS = {
         b"hello, I am text",
         "image/png",
         400,
-        "not a readable PNG or JPEG",
+        "not a PNG or JPEG image: send the digit as one of those",
+    ),
+    "GIF sent as PNG": (
+        b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
+        "image/png",
+        400,
+        "not a PNG or JPEG image: send the digit as one of those",
     ),
     "empty body": (b"", "image/png", 400, "the body is empty"),
     "blank image": (png(np.full((60, 60), 255, np.uint8)), "image/png", 400, "blank"),
@@ -195,6 +206,7 @@ def test_bad_input_gets_a_json_error_and_the_server_keeps_serving(
 
     assert response.status_code == status
     assert message.lower() in json.dumps(response.json()["detail"]).lower()
+    assert " at 0x" not in response.text  # no internal object
     assert post_image(client, png(a_drawn_one())).status_code == 200
 
 
@@ -221,6 +233,20 @@ def test_images_over_16_megapixels_are_refused(client):
 
     assert response.status_code == 413
     assert "images are limited to" in response.json()["detail"]
+
+
+def test_a_large_image_is_decoded_reduced_and_read_as_its_small_copy(client):
+    large = np.full((4000, 3000), 255, np.uint8)
+    large[1000:3000, 1400:1600] = 0  # a one, 2,000 pixels tall
+    small = np.asarray(Image.fromarray(large).reduce(4))
+
+    decoded = _decode(png(large))
+    answers = [post_image(client, png(image)).json() for image in (large, small)]
+
+    assert max(decoded.shape[:2]) <= WORKING_SIDE
+    assert answers[0]["probabilities"] == pytest.approx(
+        answers[1]["probabilities"], abs=1e-4
+    )
 
 
 def test_openapi_schema_and_docs(client):

@@ -26,6 +26,8 @@ def test_load_test_runs_against_the_service_without_errors(
         "8",
         "--max-seconds",
         "20",
+        "--burst",
+        "4",
         "--json",
         str(figures_file),
         timeout=300,
@@ -37,6 +39,10 @@ def test_load_test_runs_against_the_service_without_errors(
     assert figures["errors"] == 0
     assert figures["predictions_per_second"] > 0
     assert figures["server_time_ms_p50"] > 0
+    burst = figures["burst"]
+    assert burst["images"] == 4 and burst["errors"] == 0
+    assert 0 < burst["health_ms_p50"] <= burst["health_ms_max"]
+    assert burst["server_peak_rss_mb"] >= burst["server_peak_rss_mb_before"] > 0
     assert "Machine" in result.stdout
 
 

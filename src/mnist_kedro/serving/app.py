@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import math
 from importlib.resources import files
 from time import perf_counter
 from typing import Annotated, Literal
 
+import anyio
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -21,6 +23,15 @@ from .preparation import FRAME, prepare_drawing
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_IMAGE_PIXELS = 4096 * 4096  # a small file may still decode to a huge image
 IMAGE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
+# Preparation needs no more: the digit ends up 20 pixels tall. A larger image
+# is decoded at a reduced scale where the format allows it (JPEG), and reduced
+# at once otherwise, so that it never goes through preparation at full size.
+WORKING_SIDE = 1024
+REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA"}
+# Images decoded and prepared at once, each in a worker thread, off the event
+# loop (which keeps answering /health): the others wait their turn, so that a
+# burst of large images holds this many decoded at a time.
+PREPARING_AT_ONCE = 2
 
 # Strict: JSON true and false are not pixel values.
 Pixel = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
@@ -149,6 +160,7 @@ def create_app(served: ServedModel) -> FastAPI:
         description="Handwritten digit recognition with the model the pipeline trained.",
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    preparing = anyio.CapacityLimiter(PREPARING_AT_ONCE)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def drawing_page() -> str:
@@ -192,7 +204,7 @@ def create_app(served: ServedModel) -> FastAPI:
         """The digit in a PNG or JPEG image (any size and background; sent as
         the body or as the form field ``image``) or in a JSON 28×28 array."""
         started = perf_counter()
-        image = await _read_image(request)
+        image = await _read_image(request, preparing)
         probabilities = served.predict(image[np.newaxis, :, :, np.newaxis])[0]
         label = int(probabilities.argmax())
         return Prediction(
@@ -206,8 +218,9 @@ def create_app(served: ServedModel) -> FastAPI:
     return app
 
 
-async def _read_image(request: Request) -> np.ndarray:
-    """The request's image as a prepared 28×28 array, or an HTTP error."""
+async def _read_image(request: Request, preparing: anyio.CapacityLimiter) -> np.ndarray:
+    """The request's image as a prepared 28×28 array, or an HTTP error; an
+    encoded image is decoded and prepared in a worker thread of ``preparing``."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         try:
@@ -233,6 +246,12 @@ async def _read_image(request: Request) -> np.ndarray:
             "send a PNG or JPEG image (as the body or the form field 'image') "
             "or JSON {'pixels': 28×28 numbers in [0, 1]}",
         )
+    if not data:
+        raise HTTPException(400, "the body is empty: send a PNG or JPEG image")
+    return await anyio.to_thread.run_sync(_prepare, data, limiter=preparing)
+
+
+def _prepare(data: bytes) -> np.ndarray:
     try:
         return prepare_drawing(_decode(data))
     except ValueError as error:
@@ -240,17 +259,27 @@ async def _read_image(request: Request) -> np.ndarray:
 
 
 def _decode(data: bytes) -> np.ndarray:
-    if not data:
-        raise HTTPException(400, "the body is empty: send a PNG or JPEG image")
+    """The RGBA pixels of a PNG or JPEG image, its longer side reduced to about
+    ``WORKING_SIDE``, or an HTTP error."""
     too_large = HTTPException(413, f"images are limited to {MAX_IMAGE_PIXELS} pixels")
     try:
         with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise too_large
+            image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))  # JPEG: 1/2 to 1/8
+            factor = math.ceil(max(image.size) / WORKING_SIDE)
+            if factor > 1:
+                if image.mode not in REDUCIBLE_MODES:  # as a bilevel or palette PNG
+                    image = image.convert("RGBA")
+                image = image.reduce(factor)
             return np.asarray(image.convert("RGBA"))
     except Image.DecompressionBombError:
         raise too_large from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+    except UnidentifiedImageError:
         raise HTTPException(
-            400, f"not a readable PNG or JPEG image ({error})"
+            400, "not a PNG or JPEG image: send the digit as one of those"
+        ) from None
+    except (OSError, SyntaxError) as error:  # Pillow's words for a damaged file
+        raise HTTPException(
+            400, f"not a readable PNG or JPEG image ({error}): send it again whole"
         ) from None

@@ -16,8 +16,8 @@ from PIL import Image
 from mnist_kedro.datasets import IdxDataset, KerasModelDataset
 from mnist_kedro.model.network import build_model
 from mnist_kedro.serving.app import (
+    DECODED_SIDE,
     MAX_BODY_BYTES,
-    WORKING_SIDE,
     _decode,
     create_app,
 )
@@ -117,6 +117,9 @@ def test_arrays_are_answered_with_the_models_own_probabilities(
         for image in pixels
     ]
 
+    # What the model read, as grey levels: the pixels sent.
+    for answer, image in zip(answers, images, strict=True):
+        np.testing.assert_array_equal(answer["prepared"], image)
     model = keras.models.load_model(latest_version(untrained_project / MODEL))
     expected = model.predict(pixels[..., np.newaxis], verbose=0)
     assert [answer["label"] for answer in answers] == expected.argmax(axis=1).tolist()
@@ -235,15 +238,15 @@ def test_images_over_16_megapixels_are_refused(client):
     assert "images are limited to" in response.json()["detail"]
 
 
-def test_a_large_image_is_decoded_reduced_and_read_as_its_small_copy(client):
+def test_a_large_image_is_decoded_reduced_and_read_as_its_reduced_copy(client):
     large = np.full((4000, 3000), 255, np.uint8)
     large[1000:3000, 1400:1600] = 0  # a one, 2,000 pixels tall
-    small = np.asarray(Image.fromarray(large).reduce(4))
+    small = np.asarray(Image.fromarray(large).reduce(-(-4000 // DECODED_SIDE)))
 
     decoded = _decode(png(large))
     answers = [post_image(client, png(image)).json() for image in (large, small)]
 
-    assert max(decoded.shape[:2]) <= WORKING_SIDE
+    assert max(decoded.shape[:2]) <= DECODED_SIDE
     assert answers[0]["probabilities"] == pytest.approx(
         answers[1]["probabilities"], abs=1e-4
     )
@@ -273,8 +276,16 @@ def test_the_schema_documents_every_answer_and_every_constraint(client):
         "digit",
         "label",
         "probabilities",
+        "prepared",
         "model_version",
         "server_time_ms",
+    }
+    prepared = components["Prediction"]["properties"]["prepared"]
+    assert prepared["minItems"] == prepared["maxItems"] == 28
+    assert prepared["items"]["items"] == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 255,
     }
     request = predict["requestBody"]["content"]["application/json"]["schema"]
     pixels = request["properties"]["pixels"]

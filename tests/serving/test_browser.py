@@ -1,12 +1,18 @@
 """The drawing page in headless Chromium, used as a person would: digits drawn
-with the mouse are recognised soon after the pen lifts, Clear wins over a
-pending prediction, a tap does nothing, and a phone screen holds it all."""
+with the mouse are recognised soon after the pen lifts, an uploaded photo is
+read and what the model read is shown, Clear wins over a pending prediction, a
+tap does nothing, and a phone screen holds it all."""
 
 import contextlib
 import math
 
+import numpy as np
 import pytest
 from kedro_project import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from photos import PAPER, photo
+from PIL import Image
+
+from mnist_kedro.datasets import IdxDataset
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +77,7 @@ def open_page(service_url):
 
 
 def draw(page, strokes):
-    box = page.locator("canvas").bounding_box()
+    box = page.locator("#canvas").bounding_box()
     scale = box["width"] / 280
     for stroke in strokes:
         x, y = stroke[0]
@@ -102,6 +108,32 @@ def test_a_digit_drawn_with_the_mouse_is_recognised_soon_after_the_pen_lifts(
     assert page.locator(".bar").count() == 10
     assert problems == []  # no missing favicon, no script error
     page.screenshot(path=str(tmp_path / f"drawn-{digit}.png"))
+
+
+# The sum of the grey levels shown as what the model read.
+SEEN_INK = """() => document.getElementById("seen").getContext("2d")
+  .getImageData(0, 0, 28, 28).data.reduce((sum, value, index) =>
+    index % 4 === 0 ? sum + value : sum, 0)"""
+
+
+def test_an_uploaded_photo_is_read_and_what_the_model_read_is_shown(
+    open_page, mnist_idx_dir, tmp_path
+):
+    from playwright.sync_api import expect  # noqa: PLC0415
+
+    one = IdxDataset(filepath=str(mnist_idx_dir / "t10k-images-idx3-ubyte.gz")).load()[
+        2
+    ]
+    picture = tmp_path / "photo.jpg"  # the third test digit, a 1, on paper
+    Image.fromarray(photo(one, PAPER, np.random.default_rng(0))).save(picture)
+    page_of, problems = open_page
+    page = page_of(DESKTOP)
+
+    page.set_input_files("#photo", picture)
+
+    expect(page.get_by_test_id("prediction")).to_have_text("1", timeout=15_000)
+    assert page.evaluate(SEEN_INK) > 20 * 255  # a stroke, bright on black
+    assert problems == []
 
 
 def test_clear_wins_over_a_pending_prediction(open_page):
@@ -136,7 +168,7 @@ def test_a_tap_without_movement_does_nothing(open_page):
     page = page_of(DESKTOP)
     requests = []
     page.on("request", lambda request: requests.append(request.url))
-    box = page.locator("canvas").bounding_box()
+    box = page.locator("#canvas").bounding_box()
 
     page.mouse.click(box["x"] + 140, box["y"] + 140)
     page.wait_for_timeout(500)
@@ -156,7 +188,7 @@ def test_a_phone_screen_holds_the_canvas_and_the_bars(open_page, tmp_path):
     expect(page.get_by_test_id("prediction")).to_have_text("1", timeout=15_000)
 
     page.screenshot(path=str(tmp_path / "phone.png"))
-    canvas = page.locator("canvas").bounding_box()
+    canvas = page.locator("#canvas").bounding_box()
     assert canvas["x"] >= 8 and canvas["x"] + canvas["width"] <= PHONE["width"] - 8
     last_bar = page.locator(".bar").last.bounding_box()
     assert last_bar["y"] + last_bar["height"] <= PHONE["height"]

@@ -1,13 +1,17 @@
-"""Drawn digits end up like MNIST's: white on black, 20-pixel box, centred by
-centre of mass in 28×28."""
+"""Drawn digits and photos of digits end up like MNIST's: white on black,
+20-pixel box, centred by centre of mass in 28×28; an image without a digit, or
+with several, is refused."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from photos import CONDITIONS, PAPER, photo, photos
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from mnist_kedro.datasets import IdxDataset
-from mnist_kedro.serving.preparation import prepare_drawing
+from mnist_kedro.serving.preparation import NoDigitError, prepare_drawing
 
 
 def drawing(
@@ -121,3 +125,54 @@ def test_real_mnist_digits_come_out_as_they_went_in(mnist_idx_dir):
     # faint stray pixels, whose bounding box comes out differently.
     assert np.median(similarity) > 0.999
     assert (similarity > 0.98).mean() >= 0.99
+
+
+@pytest.fixture(scope="module")
+def test_digits(mnist_idx_dir):
+    folder = mnist_idx_dir
+    images = IdxDataset(filepath=str(folder / "t10k-images-idx3-ubyte.gz")).load()
+    labels = IdxDataset(filepath=str(folder / "t10k-labels-idx1-ubyte.gz")).load()
+    return images[:200], labels[:200]
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_a_photo_comes_out_as_a_perfect_scan_of_the_same_digit(test_digits, condition):
+    """The same digits in the same places, sizes and angles, as photos and as
+    black ink on white under even light without noise or blur."""
+    digits = test_digits[0][:40]
+    taken = CONDITIONS[condition]
+    scanned = replace(taken, paper=1.0, ink=0.0, light=1.0, noise=0.0, blur=0.0)
+
+    similarity = [
+        np.corrcoef(prepare_drawing(a).ravel(), prepare_drawing(b).ravel())[0, 1]
+        for a, b in zip(photos(digits, taken), photos(digits, scanned))
+    ]
+
+    assert np.median(similarity) > 0.9, sorted(similarity)
+
+
+def test_a_photo_of_nothing_is_blank():
+    nothing = photo(np.zeros((28, 28), np.uint8), PAPER, np.random.default_rng(0))
+
+    with pytest.raises(NoDigitError, match="blank"):
+        prepare_drawing(nothing)
+
+
+def test_two_digits_side_by_side_are_refused(test_digits):
+    pair = np.hstack(test_digits[0][:2])
+    taken = photo(pair, PAPER, np.random.default_rng(0))
+
+    with pytest.raises(NoDigitError, match="several digits"):
+        prepare_drawing(taken)
+
+
+def test_a_digit_drawn_in_two_strokes_is_one_digit():
+    four = Image.new("L", (300, 300), 255)
+    pen = ImageDraw.Draw(four)
+    pen.line([(100, 40), (80, 160), (200, 160)], fill=0, width=12)  # ∟
+    pen.line([(170, 100), (170, 260)], fill=0, width=12)  # |, not touching
+
+    prepared = prepare_drawing(np.asarray(four))
+
+    rows, _ = np.nonzero(prepared > 0.1)
+    assert np.ptp(rows) + 1 >= 19  # both strokes: the 4 is 20 pixels tall

@@ -18,15 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mnist_kedro import __version__
 
 from .model import ServedModel
-from .preparation import FRAME, prepare_drawing
+from .preparation import FRAME, WORKING_SIDE, prepare_drawing
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_IMAGE_PIXELS = 4096 * 4096  # a small file may still decode to a huge image
 IMAGE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
-# Preparation needs no more: the digit ends up 20 pixels tall. A larger image
-# is decoded at a reduced scale where the format allows it (JPEG), and reduced
-# at once otherwise, so that it never goes through preparation at full size.
-WORKING_SIDE = 1024
+# A larger image is decoded at a reduced scale where the format allows it
+# (JPEG), and reduced at once otherwise, by a whole factor: to between one and
+# two times the size that preparation works at, never at full size.
+DECODED_SIDE = 2 * WORKING_SIDE
 REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA"}
 # Images decoded and prepared at once, each in a worker thread, off the event
 # loop (which keeps answering /health): the others wait their turn, so that a
@@ -52,10 +52,25 @@ class PixelsRequest(BaseModel):
     ]
 
 
+GreyLevel = Annotated[int, Field(ge=0, le=255)]
+PreparedRow = Annotated[list[GreyLevel], Field(min_length=FRAME, max_length=FRAME)]
+
+
 class Prediction(BaseModel):
     digit: str = Field(description="the class name of the most probable class")
     label: int = Field(ge=0, description="its index")
     probabilities: dict[str, float] = Field(description="of every class, by name")
+    prepared: Annotated[
+        list[PreparedRow],
+        Field(
+            min_length=FRAME,
+            max_length=FRAME,
+            description=(
+                f"the {FRAME}×{FRAME} image that the model read, as the service "
+                "prepared it: rows of grey levels, 0 the background, 255 the ink"
+            ),
+        ),
+    ]
     model_version: str
     server_time_ms: float = Field(ge=0, description="time spent on the server")
 
@@ -95,8 +110,9 @@ TOO_LARGE = {
 }
 PREDICTION_ERRORS = {
     400: _error(
-        "The body is empty, not a readable PNG or JPEG, or an image without "
-        "ink; or the form has no field 'image'."
+        "The body is empty or not a readable PNG or JPEG; the image holds no "
+        "digit (blank, a photo of nothing) or several; or the form has no "
+        "field 'image'."
     ),
     **TOO_LARGE,
     415: _error("Another content type than PNG, JPEG, a form or JSON."),
@@ -211,6 +227,7 @@ def create_app(served: ServedModel) -> FastAPI:
             digit=served.class_names[label],
             label=label,
             probabilities=dict(zip(served.class_names, probabilities.tolist())),
+            prepared=(image * 255).round().astype(np.uint8).tolist(),
             model_version=served.version,
             server_time_ms=(perf_counter() - started) * 1000,
         )
@@ -259,15 +276,16 @@ def _prepare(data: bytes) -> np.ndarray:
 
 
 def _decode(data: bytes) -> np.ndarray:
-    """The RGBA pixels of a PNG or JPEG image, its longer side reduced to about
-    ``WORKING_SIDE``, or an HTTP error."""
+    """The RGBA pixels of a PNG or JPEG image, its longer side reduced to at
+    most ``DECODED_SIDE``, or an HTTP error."""
     too_large = HTTPException(413, f"images are limited to {MAX_IMAGE_PIXELS} pixels")
     try:
-        with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
-            if image.width * image.height > MAX_IMAGE_PIXELS:
+        with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as opened:
+            if opened.width * opened.height > MAX_IMAGE_PIXELS:
                 raise too_large
-            image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))  # JPEG: 1/2 to 1/8
-            factor = math.ceil(max(image.size) / WORKING_SIDE)
+            opened.draft("RGB", (DECODED_SIDE, DECODED_SIDE))  # JPEG: 1/2 to 1/8
+            factor = math.ceil(max(opened.size) / DECODED_SIDE)
+            image = opened
             if factor > 1:
                 if image.mode not in REDUCIBLE_MODES:  # as a bilevel or palette PNG
                     image = image.convert("RGBA")

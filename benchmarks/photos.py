@@ -6,8 +6,9 @@ digits as MNIST gives them.
 
     python benchmarks/photos.py --idx-dir ../shared/data/mnist --project-path .
 
-Prints the accuracy per condition beside the clean accuracy. The photos are
-made here, from a seed; none is stored.
+Prints the accuracy per condition beside the clean accuracy and the accuracy
+on the same digits drawn as the page's canvas sends them, with the median time
+to prepare an image. The photos are made here, from a seed; none is stored.
 """
 
 from __future__ import annotations
@@ -95,22 +96,53 @@ def photos(digits: np.ndarray, condition: Condition, seed: int = 0) -> np.ndarra
     return np.stack([photo(digit, condition, rng) for digit in digits])
 
 
+def as_canvas(digits: np.ndarray) -> np.ndarray:
+    """``digits`` as the page's canvas sends a drawing: 280×280, white on black."""
+    return np.stack(
+        [
+            (transform.resize(digit / 255.0, (280, 280), order=3, clip=True) * 255)
+            .round()
+            .astype(np.uint8)
+            for digit in digits
+        ]
+    )
+
+
 def accuracy_per_condition(
     predict, digits: np.ndarray, labels: np.ndarray, seed: int = 0
-) -> dict[str, float]:
+) -> dict[str, dict[str, float]]:
     """The accuracy of ``predict`` (prepared 28×28 images → probabilities) on
-    ``digits`` as MNIST gives them ("clean") and as photos of each condition,
-    each prepared as the service prepares an upload."""
-    from mnist_kedro.serving.preparation import prepare_drawing  # noqa: PLC0415
+    ``digits`` as MNIST gives them ("clean"), as the canvas sends them, and as
+    photos of each condition, with the median time to prepare one image and
+    the number of images refused as holding no digit or several (counted as
+    wrong)."""
+    from mnist_kedro.serving.preparation import (  # noqa: PLC0415
+        FRAME,
+        NoDigitError,
+        prepare_drawing,
+    )
 
-    def accuracy(images) -> float:
-        prepared = np.stack([prepare_drawing(image) for image in images])
-        predicted = predict(prepared[..., np.newaxis]).argmax(axis=1)
-        return round(float((predicted == labels).mean()), 4)
+    def measured(images) -> dict[str, float]:
+        prepared, seconds, refused = [], [], []
+        for image in images:
+            started = time.perf_counter()
+            try:
+                prepared.append(prepare_drawing(image))
+            except NoDigitError:
+                prepared.append(np.zeros((FRAME, FRAME), np.float32))
+                refused.append(len(prepared) - 1)
+            seconds.append(time.perf_counter() - started)
+        predicted = predict(np.stack(prepared)[..., np.newaxis]).argmax(axis=1)
+        predicted[refused] = -1
+        return {
+            "accuracy": round(float((predicted == labels).mean()), 4),
+            "refused": len(refused),
+            "preparation_ms": round(1000 * float(np.median(seconds)), 2),
+        }
 
-    figures = {"clean": accuracy(digits)}
+    figures = {"clean": measured(digits), "canvas": measured(as_canvas(digits))}
     for name, condition in CONDITIONS.items():
-        figures[name] = accuracy(photos(digits, condition, seed))
+        figures[name] = measured(photos(digits, condition, seed))
     return figures
 
 

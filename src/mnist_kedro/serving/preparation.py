@@ -20,14 +20,18 @@ LIGHT_SIDE = 48
 LIGHT_RADIUS = 9
 # The least contrast of ink against its background, in [0, 1]: under it, noise.
 INK_CONTRAST = 0.1
+# The pixels around the strokes found that are kept, at the working size: the
+# soft edges of a stroke, which the model reads as MNIST's.
+HALO = 4
 # Marks near the largest one belong to its digit (the second stroke of a 4 or
 # a 5) when within this share of its height; a mark elsewhere at least this
 # share of its size is another digit.
 NEAR = 0.25
 ANOTHER_DIGIT = 0.4
 # MNIST's strokes are about this share of a digit's height wide; a pen on paper
-# draws thinner ones, widened to it.
+# draws thinner ones, widened to it when under THIN of it.
 STROKE_SHARE = 0.12
+THIN = 0.75
 
 
 class NoDigitError(ValueError):
@@ -62,7 +66,9 @@ def prepare_drawing(image: np.ndarray) -> np.ndarray:
     digit = _the_digit(measure.label(marks, connectivity=2))
     level = np.percentile(ink[digit], 99)
     strokes = _widened(digit)
-    near_strokes = ndimage.binary_dilation(strokes, iterations=2)
+    near_strokes = ndimage.binary_dilation(strokes, iterations=HALO) & (
+        smooth > INK_CONTRAST / 2
+    )
     pixels = np.where(near_strokes, np.clip(ink / level, 0.0, 1.0), 0.0)
     if strokes is not digit:  # widened: its shape, not the pen's faint ink
         pixels = np.maximum(pixels, ndimage.gaussian_filter(strokes * 1.0, 1))
@@ -144,13 +150,13 @@ def _the_digit(labels: np.ndarray) -> np.ndarray:
 
 
 def _widened(strokes: np.ndarray) -> np.ndarray:
-    """The strokes, widened to MNIST's share of the digit's height if thinner
-    by half (the width: twice the median distance from their middle lines to
-    their edges); otherwise the same array."""
+    """The strokes, widened to MNIST's share of the digit's height if under
+    ``THIN`` of it (the width: twice the median distance from their middle
+    lines to their edges); otherwise the same array."""
     height = np.ptp(np.nonzero(strokes)[0]) + 1
     middle = morphology.skeletonize(strokes)
     width = 2 * float(np.median(ndimage.distance_transform_edt(strokes)[middle]))
-    if width >= STROKE_SHARE * height / 2:
+    if width >= THIN * STROKE_SHARE * height:
         return strokes
     missing = STROKE_SHARE * height - width
     return morphology.dilation(strokes, morphology.disk(max(1, round(missing / 2))))

@@ -60,6 +60,13 @@ def main() -> None:
     parser.add_argument(
         "--presets", nargs="+", help="presets to time to accuracy (default: all)"
     )
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        choices=STAGES,
+        default=STAGES,
+        help="the stages timed alone after the full run (default: all)",
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--throughput-epochs", type=int, default=2)
     parser.add_argument("--experiments", action="store_true")
@@ -85,7 +92,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mnist-kedro-bench-") as folder:
         project = copy_project(Path(folder) / "project")
         quick = smoke_params() if args.smoke else {}
-        results["kedro_runs"] = kedro_runs(project, idx_dir, quick)
+        results["kedro_runs"] = kedro_runs(project, idx_dir, quick, args.stages)
         report("Kedro runs", results["kedro_runs"])
         results["best"] = best_ensemble(
             project, results["kedro_runs"]["training"]["seconds"], args.smoke
@@ -203,7 +210,7 @@ def report(title: str, section: dict) -> None:
 # ------------------------------------------------------------ 1. Kedro runs
 
 
-def kedro_runs(project: Path, idx_dir: Path, quick: dict) -> dict:
+def kedro_runs(project: Path, idx_dir: Path, quick: dict, stages: list[str]) -> dict:
     """The full run, then each stage alone, and each stage again with every
     output present (``--only-missing-outputs``): a no-op run, Kedro's start-up
     for that stage, which the stage's own work is compared with."""
@@ -216,7 +223,7 @@ def kedro_runs(project: Path, idx_dir: Path, quick: dict) -> dict:
     runs["full run"]["test_accuracy"] = json.loads(
         latest(project / "data/08_reporting/metrics.json").read_text()
     )["test_accuracy"]
-    for stage in STAGES:
+    for stage in stages:
         alone = timed([*run, "--pipelines", stage], project)
         no_op = timed([*run, "--pipelines", stage, "--only-missing-outputs"], project)
         runs[stage] = {

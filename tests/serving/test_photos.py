@@ -34,8 +34,13 @@ def test_photos_of_test_digits_are_read_nearly_as_well_as_the_digits(
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(figures_file.read_text())
     assert list(figures) == ["clean", "canvas", *CONDITIONS]
-    clean = figures["clean"]["accuracy"]
-    for condition in ["canvas", *CONDITIONS]:
-        assert figures[condition]["accuracy"] >= clean - 0.05, figures
-        assert figures[condition]["preparation_ms"] > 0
+    accuracy = {name: figures[name]["accuracy"] for name in figures}
+    # A short run's model, less sure of itself than the full one (97.5-99.1 %
+    # a condition, docs/results.md); before photos were prepared as photos,
+    # 13-16 %.
+    assert accuracy["canvas"] >= accuracy["clean"] - 0.02, accuracy
+    assert min(accuracy[name] for name in CONDITIONS) >= 0.85, accuracy
+    photos = sum(accuracy[name] for name in CONDITIONS) / len(CONDITIONS)
+    assert photos >= accuracy["clean"] - 0.05, accuracy
+    assert all(figures[name]["preparation_ms"] > 0 for name in figures)
     assert "Accuracy on 100 test digits" in result.stdout

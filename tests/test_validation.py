@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from kedro.io import DatasetError
 from kedro.validation.exceptions import ParameterValidationError
-from kedro_project import copy_project, fingerprints, quick_run_params, run_session
+from kedro_project import (
+    copy_project,
+    fingerprints,
+    quick_run_params,
+    run_kedro,
+    run_session,
+)
 
 
 @pytest.fixture
@@ -102,6 +108,20 @@ def test_bad_parameter_stops_the_run_before_any_work(project, override, message)
 
     assert fingerprints(project / "data") == before
     assert mlflow.active_run() is None  # no MLflow run left behind either
+
+
+def test_async_is_refused_for_a_run_of_the_training_node(project):
+    """Kedro would save the generator that train_model is, after training."""
+    before = fingerprints(project / "data")
+
+    refused = run_kedro(project, "--async", "--pipelines", "training")
+
+    assert refused.returncode == 2
+    assert (
+        "--async cannot save the outputs of train_model (a generator node"
+        in " ".join(refused.stderr.split())
+    )
+    assert fingerprints(project / "data") == before
 
 
 def test_class_names_that_do_not_cover_the_labels_stop_ingestion(project):

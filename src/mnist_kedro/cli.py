@@ -4,6 +4,7 @@ its own."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -45,6 +46,11 @@ def cli() -> None:
 )
 @click.pass_context
 def run(ctx: click.Context, use_cache: bool, **options: Any) -> Any:  # noqa: FBT001
+    asynchronous = options["is_async"] or (options["runner_params"] or {}).get(
+        "is_async"
+    )
+    if asynchronous:
+        _refuse_generator_nodes(_selected(options))
     try:
         return _run(ctx, use_cache, options)
     except ServiceUnavailableError as error:
@@ -117,6 +123,39 @@ def _run(
             del os.environ[cache.PLAN_VARIABLE]
 
 
+def _refuse_generator_nodes(selected: Pipeline) -> None:
+    """Kedro saves what a generator node yields only in a synchronous run; in
+    an asynchronous one it would try to save the generator itself."""
+    yielding = sorted(
+        node.name for node in selected.nodes if inspect.isgeneratorfunction(node.func)
+    )
+    if yielding:
+        raise click.UsageError(
+            f"--async cannot save the outputs of {', '.join(yielding)} (a "
+            "generator node: Kedro saves what it yields in synchronous runs "
+            "only); run without --async, or select other nodes."
+        )
+
+
+def _named(options: dict[str, Any]) -> Pipeline:
+    """The pipelines that the options of ``kedro run`` name, as one."""
+    names = options["pipelines"] or [options["pipeline"] or "__default__"]
+    return sum((pipelines[name] for name in names), Pipeline([]))
+
+
+def _selected(options: dict[str, Any]) -> Pipeline:
+    """The nodes that the options of ``kedro run`` select."""
+    return _named(options).filter(
+        tags=options["tags"],
+        from_nodes=options["from_nodes"],
+        to_nodes=options["to_nodes"],
+        node_names=options["node_names"],
+        from_inputs=options["from_inputs"],
+        to_outputs=options["to_outputs"],
+        node_namespaces=options["namespaces"],
+    )
+
+
 def _plan(
     options: dict[str, Any],
 ) -> tuple[dict[str, cache.Decision], dict[str, str]]:
@@ -128,17 +167,7 @@ def _plan(
         runtime_params=options["params"],
     ) as session:
         context = session.load_context()
-        names = options["pipelines"] or [options["pipeline"] or "__default__"]
-        pipeline = sum((pipelines[name] for name in names), Pipeline([]))
-        selected = pipeline.filter(
-            tags=options["tags"],
-            from_nodes=options["from_nodes"],
-            to_nodes=options["to_nodes"],
-            node_names=options["node_names"],
-            from_inputs=options["from_inputs"],
-            to_outputs=options["to_outputs"],
-            node_namespaces=options["namespaces"],
-        )
+        pipeline, selected = _named(options), _selected(options)
         try:
             credentials = context.config_loader["credentials"]
         except MissingConfigException:

@@ -21,8 +21,9 @@ LIGHT_RADIUS = 9
 # The least contrast of ink against its background, in [0, 1]: under it, noise.
 INK_CONTRAST = 0.1
 # The pixels around the strokes found that are kept, at the working size: the
-# soft edges of a stroke, which the model reads as MNIST's.
-HALO = 4
+# soft edges of a stroke and the faint marks beside it, which the model reads
+# as in MNIST.
+HALO = 6
 # Marks near the largest one belong to its digit (the second stroke of a 4 or
 # a 5) when within this share of its height; a mark elsewhere at least this
 # share of its size is another digit.
@@ -52,11 +53,13 @@ def prepare_drawing(image: np.ndarray) -> np.ndarray:
     Raises ``NoDigitError`` for an image without ink (blank, or a photo of
     nothing) or with several digits.
     """
-    grey = _working_size(_to_grey(image))
+    full = _to_grey(image)
+    grey = _working_size(full)
     darkest, middle, brightest = np.percentile(grey, [1, 50, 99])
     if middle > (darkest + brightest) / 2:
-        grey = 1.0 - grey  # a light background: ink becomes the bright part
-    ink = np.clip(grey - _background(grey), 0.0, 1.0)
+        grey, full = 1.0 - grey, 1.0 - full  # ink becomes the bright part
+    background = _background(grey)
+    ink = np.clip(grey - background, 0.0, 1.0)
     smooth = ndimage.gaussian_filter(ink, sigma=1) if min(ink.shape) > FRAME else ink
     if np.percentile(smooth, 99.9) < INK_CONTRAST:
         raise NoDigitError("the image is blank: there is no digit to read")
@@ -69,6 +72,13 @@ def prepare_drawing(image: np.ndarray) -> np.ndarray:
     near_strokes = ndimage.binary_dilation(strokes, iterations=HALO) & (
         smooth > INK_CONTRAST / 2
     )
+    if full.shape != grey.shape:
+        # Found at the working size, cut from the image at its own: a drawing
+        # goes to its 20 pixels in one resampling, as before there were photos.
+        ink = np.clip(full - _resized(background, full.shape), 0.0, 1.0)
+        near_strokes = _resized(near_strokes * 1.0, full.shape) > 0.5  # noqa: PLR2004
+        if strokes is not digit:
+            strokes = _resized(strokes * 1.0, full.shape) > 0.5  # noqa: PLR2004
     pixels = np.where(near_strokes, np.clip(ink / level, 0.0, 1.0), 0.0)
     if strokes is not digit:  # widened: its shape, not the pen's faint ink
         pixels = np.maximum(pixels, ndimage.gaussian_filter(strokes * 1.0, 1))

@@ -6,7 +6,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 from scipy import ndimage
-from skimage import filters, measure, morphology
+
+# Imported here, not on a first request: scikit-image loads its submodules lazily.
+from skimage.filters import threshold_otsu
+from skimage.measure import block_reduce, label, regionprops
+from skimage.morphology import dilation, disk, skeletonize
 
 FRAME = 28  # MNIST's image size
 DIGIT_BOX = 20  # MNIST's digits fit a 20×20 box, centred by centre of mass
@@ -64,9 +68,9 @@ def prepare_drawing(image: np.ndarray) -> np.ndarray:
     if np.percentile(smooth, 99.9) < INK_CONTRAST:
         raise NoDigitError("the image is blank: there is no digit to read")
     counts, edges = np.histogram(smooth, bins=256, range=(0.0, 1.0))
-    otsu = filters.threshold_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2))
+    otsu = threshold_otsu(hist=(counts, (edges[:-1] + edges[1:]) / 2))
     marks = smooth > max(otsu, INK_CONTRAST / 2)
-    digit = _the_digit(measure.label(marks, connectivity=2))
+    digit = _the_digit(label(marks, connectivity=2))
     level = np.percentile(ink[digit], 99)
     strokes = _widened(digit)
     near_strokes = ndimage.binary_dilation(strokes, iterations=HALO) & (
@@ -125,7 +129,7 @@ def _background(grey: np.ndarray) -> np.ndarray:
     # The darkest pixel of each block: the background's, unless the block is
     # all ink, without the blur that averaging would spread the ink with.
     block = int(np.ceil(1 / scale))
-    coarse = measure.block_reduce(grey, block, func=np.min)
+    coarse = block_reduce(grey, block, func=np.min)
     light = ndimage.grey_opening(coarse, size=2 * LIGHT_RADIUS + 1)
     light = ndimage.gaussian_filter(light, sigma=LIGHT_RADIUS / 2)
     return _resized(light, grey.shape)
@@ -135,7 +139,7 @@ def _the_digit(labels: np.ndarray) -> np.ndarray:
     """The largest mark with the marks near it, as the digit grows by them;
     ``NoDigitError`` if there is none, or if another mark at least
     ``ANOTHER_DIGIT`` of its size lies elsewhere."""
-    regions = sorted(measure.regionprops(labels), key=lambda r: r.area, reverse=True)
+    regions = sorted(regionprops(labels), key=lambda r: r.area, reverse=True)
     if not regions:
         raise NoDigitError("the image is blank: there is no digit to read")
     largest, others = regions[0], regions[1:]
@@ -164,12 +168,12 @@ def _widened(strokes: np.ndarray) -> np.ndarray:
     ``THIN`` of it (the width: twice the median distance from their middle
     lines to their edges); otherwise the same array."""
     height = np.ptp(np.nonzero(strokes)[0]) + 1
-    middle = morphology.skeletonize(strokes)
+    middle = skeletonize(strokes)
     width = 2 * float(np.median(ndimage.distance_transform_edt(strokes)[middle]))
     if width >= THIN * STROKE_SHARE * height:
         return strokes
     missing = STROKE_SHARE * height - width
-    return morphology.dilation(strokes, morphology.disk(max(1, round(missing / 2))))
+    return dilation(strokes, disk(max(1, round(missing / 2))))
 
 
 def _fit_box(digit: np.ndarray) -> np.ndarray:

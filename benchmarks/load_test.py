@@ -52,6 +52,17 @@ def digit_pngs(idx_dir: Path, count: int = 100) -> list[bytes]:
     return pngs
 
 
+async def post_png(session: aiohttp.ClientSession, url: str, body: bytes) -> dict:
+    """The service's answer to one PNG; an error status raises."""
+    async with session.post(
+        f"{url}/predict",
+        data=body,
+        headers={"Content-Type": "image/png"},
+        raise_for_status=True,
+    ) as response:
+        return await response.json()
+
+
 def largest_pngs(count: int) -> list[bytes]:
     """PNGs of the most pixels the service takes, each a one drawn in another
     place: a few KB to send, 16 megapixels to decode."""
@@ -77,13 +88,7 @@ async def burst(url: str, bodies: list[bytes]) -> dict:
 
         async def predict(body: bytes) -> None:
             try:
-                async with session.post(
-                    f"{url}/predict",
-                    data=body,
-                    headers={"Content-Type": "image/png"},
-                    raise_for_status=True,
-                ) as response:
-                    await response.json()
+                await post_png(session, url, body)
             except (aiohttp.ClientError, ValueError) as error:
                 errors.append(repr(error))
 
@@ -131,13 +136,8 @@ async def load(
             sent += 1
             started = time.perf_counter()
             try:
-                async with session.post(
-                    f"{url}/predict",
-                    data=body,
-                    headers={"Content-Type": "image/png"},
-                    raise_for_status=True,
-                ) as response:
-                    server_times.append((await response.json())["server_time_ms"])
+                answer = await post_png(session, url, body)
+                server_times.append(answer["server_time_ms"])
                 latencies.append((time.perf_counter() - started) * 1000)
             except (aiohttp.ClientError, KeyError, ValueError) as error:
                 errors.append(repr(error))

@@ -14,6 +14,7 @@ how long the burst took, and the server's peak memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -115,6 +116,52 @@ async def burst(url: str, bodies: list[bytes]) -> dict:
     }
 
 
+@contextlib.contextmanager
+def service(project_path: Path, runtime: str, source: Path | None = None):
+    """``python -m mnist_kedro.serving`` for the project's latest model on a
+    free loopback port, in a process group of its own, until the block ends:
+    yields its URL and process. ``source``: a ``src`` folder whose
+    ``mnist_kedro`` is served instead of the installed one (another checkout's,
+    for a paired comparison)."""
+    port = free_loopback_port()
+    url = f"http://127.0.0.1:{port}"
+    environment = dict(os.environ)
+    if source is not None:
+        environment["PYTHONPATH"] = str(source.resolve())
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mnist_kedro.serving",
+            "--port",
+            str(port),
+            "--project-path",
+            str(project_path),
+            "--runtime",
+            runtime,
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=5).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    sys.exit(
+                        "the server did not start: is there a trained model (kedro run)?"
+                    )
+                time.sleep(1)
+        yield url, server
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def peak_memory_mb(pid: int) -> int:
     """The process's peak resident memory so far (Linux)."""
     status = Path(f"/proc/{pid}/status").read_text()
@@ -172,35 +219,7 @@ def main() -> None:
     report("Machine", {"this run": machine()})
 
     bodies = digit_pngs(args.idx_dir)
-    port = free_loopback_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mnist_kedro.serving",
-            "--port",
-            str(port),
-            "--project-path",
-            str(args.project_path),
-            "--runtime",
-            args.runtime,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=5).close()
-                break
-            except OSError:
-                if server.poll() is not None:
-                    sys.exit(
-                        "the server did not start: is there a trained model (kedro run)?"
-                    )
-                time.sleep(1)
+    with service(args.project_path, args.runtime) as (url, server):
         asyncio.run(
             load(url, bodies, 2 * args.concurrency, args.concurrency, 30)
         )  # warm-up
@@ -211,9 +230,6 @@ def main() -> None:
         largest = asyncio.run(burst(url, largest_pngs(args.burst)))
         largest["server_peak_rss_mb_before"] = memory_before_burst
         largest["server_peak_rss_mb"] = peak_memory_mb(server.pid)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
     figures = {
         "requests": len(latencies) + len(errors),

@@ -17,23 +17,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from canvas_latency import CHROMIUM
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 BIN = Path(sys.executable).parent
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 EXPERIMENT = "mnist_kedro"  # the MLflow experiment of conf/base/mlflow.yml
-CHROMIUM = Path("/usr/bin/chromium")
-# Chromium's own background traffic would only be refused on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def copy_project(project_root: Path, destination: Path) -> Path:

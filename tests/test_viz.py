@@ -13,14 +13,9 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from canvas_latency import CHROMIUM, CHROMIUM_ARGS
 from kedro.framework.project import configure_project, pipelines
-from kedro_project import (
-    BIN,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    free_port,
-    running_server,
-)
+from kedro_project import BIN, free_port, running_server
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from kedro.io import Version
 from kedro_project import copy_project, latest_version
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from mnist_kedro.datasets import IdxDataset, KerasModelDataset
 from mnist_kedro.model.network import build_model
@@ -236,6 +236,22 @@ def test_images_over_16_megapixels_are_refused(client):
 
     assert response.status_code == 413
     assert "images are limited to" in response.json()["detail"]
+
+
+def test_a_transparent_png_is_read_as_drawn_on_white_paper(client):
+    ring = Image.new("RGBA", (120, 120), (0, 0, 0, 0))
+    ImageDraw.Draw(ring).ellipse([(30, 20), (90, 100)], outline="black", width=8)
+    on_paper = Image.alpha_composite(Image.new("RGBA", ring.size, "white"), ring)
+
+    answers = [
+        post_image(client, png(np.asarray(image))).json()
+        for image in (ring, ring.convert("LA"), on_paper.convert("L"))
+    ]
+
+    prepared = [np.asarray(answer["prepared"]) for answer in answers]
+    assert prepared[0].max() == 255
+    for other in prepared[1:]:
+        np.testing.assert_allclose(other, prepared[0], atol=2)
 
 
 def test_a_large_image_is_decoded_reduced_and_read_as_its_reduced_copy(client):

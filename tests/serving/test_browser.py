@@ -4,11 +4,18 @@ read and what the model read is shown, Clear wins over a pending prediction, a
 tap does nothing, and a phone screen holds it all."""
 
 import contextlib
-import math
 
 import numpy as np
 import pytest
-from kedro_project import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from canvas_latency import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DRAWINGS,
+    STROKES,
+    draw,
+    pen_up_to_answer_ms,
+)
+from kedro_project import require_chromium
 from photos import PAPER, photo
 from PIL import Image
 
@@ -16,26 +23,8 @@ from mnist_kedro.datasets import IdxDataset
 
 pytestmark = pytest.mark.slow
 
-STROKES = {
-    "1": [[(140, 40 + 10 * step) for step in range(21)]],
-    "0": [
-        [
-            (140 + 55 * math.sin(angle), 140 - 85 * math.cos(angle))
-            for angle in (2 * math.pi * step / 48 for step in range(49))
-        ]
-    ],
-}
 DESKTOP = {"width": 1000, "height": 800}
 PHONE = {"width": 390, "height": 844}
-
-# The time from the last pen-up to the prediction it asked for being shown,
-# from the page's own performance marks.
-PEN_UP_TO_PREDICTION_MS = """() => {
-  const penUp = performance.getEntriesByName("pen-up").at(-1);
-  const shown = performance.getEntriesByName("prediction-shown")
-    .find(mark => penUp && mark.startTime > penUp.startTime);
-  return shown ? shown.startTime - penUp.startTime : null;
-}"""
 
 
 @pytest.fixture
@@ -76,38 +65,22 @@ def open_page(service_url):
             browser.close()
 
 
-def draw(page, strokes):
-    box = page.locator("#canvas").bounding_box()
-    scale = box["width"] / 280
-    for stroke in strokes:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=2)
-        page.mouse.up()
-
-
-@pytest.mark.parametrize("digit", STROKES)
-def test_a_digit_drawn_with_the_mouse_is_recognised_soon_after_the_pen_lifts(
-    open_page, tmp_path, digit, record_property
+def test_digits_drawn_with_the_mouse_are_recognised_soon_after_the_pen_lifts(
+    open_page, tmp_path, record_property
 ):
-    from playwright.sync_api import expect  # noqa: PLC0415
-
     page_of, problems = open_page
     page = page_of(DESKTOP)
 
-    draw(page, STROKES[digit])
+    # Each drawing is checked to be read as the digit drawn, on the page.
+    latencies = pen_up_to_answer_ms(page)
 
-    expect(page.get_by_test_id("prediction")).to_have_text(digit, timeout=15_000)
-    latency = page.wait_for_function(PEN_UP_TO_PREDICTION_MS).json_value()
-    record_property("pen_up_to_prediction_ms", latency)
-    print(f"pen-up to prediction: {latency:.0f} ms")  # noqa: T201
+    record_property("pen_up_to_prediction_ms", latencies)
+    print(f"pen-up to prediction: {latencies} ms")  # noqa: T201
     # The aim is 150 ms on loopback; waiting on toBlob took over a second.
-    assert latency < 1000
+    assert len(latencies) == len(DRAWINGS) and max(latencies) < 1000
     assert page.locator(".bar").count() == 10
     assert problems == []  # no missing favicon, no script error
-    page.screenshot(path=str(tmp_path / f"drawn-{digit}.png"))
+    page.screenshot(path=str(tmp_path / "drawn.png"))
 
 
 # The sum of the grey levels shown as what the model read.

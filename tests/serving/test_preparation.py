@@ -89,6 +89,18 @@ def test_transparent_canvas_as_a_browser_exports_it():
     np.testing.assert_allclose(rgba, prepare_drawing(drawing("ring")), atol=0.02)
 
 
+def test_a_drawing_on_a_flat_background_skips_the_lights_estimate_to_the_same_result():
+    seven = Image.new("L", (280, 280), 0)  # as the page's canvas sends it
+    ImageDraw.Draw(seven).line([(70, 60), (200, 60), (120, 230)], fill=255, width=18)
+    flat = np.asarray(seven)
+    # One grey level of noise: no longer flat, so the light is estimated.
+    speckled = flat ^ np.random.default_rng(0).integers(0, 2, flat.shape, np.uint8)
+
+    np.testing.assert_allclose(
+        prepare_drawing(flat), prepare_drawing(speckled), atol=0.01
+    )
+
+
 def test_floats_in_unit_range_are_accepted():
     grey = drawing("ring", ink=0, paper=255, mode="L") / 255.0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 from importlib.resources import files
@@ -12,7 +13,7 @@ import anyio
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageDraw, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mnist_kedro import __version__
@@ -170,13 +171,26 @@ def create_app(served: ServedModel) -> FastAPI:
     static = files(__package__) / "static"
     page = (static / "index.html").read_text()
     icon = (static / "favicon.svg").read_text()
+    preparing = anyio.CapacityLimiter(PREPARING_AT_ONCE)
+
+    @contextlib.asynccontextmanager
+    async def warmed_up(app: FastAPI):
+        """One prediction of a drawn stroke before the service answers: the
+        first decoding, preparation and prediction of a process take several
+        times as long as the next ones, and would fall on the first user."""
+        image = await anyio.to_thread.run_sync(
+            _prepare, _stroke_png(), limiter=preparing
+        )
+        served.predict(image[np.newaxis, :, :, np.newaxis])
+        yield
+
     app = FastAPI(
+        lifespan=warmed_up,
         title="mnist-kedro",
         version=__version__,
         description="Handwritten digit recognition with the model the pipeline trained.",
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
-    preparing = anyio.CapacityLimiter(PREPARING_AT_ONCE)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def drawing_page() -> str:
@@ -276,8 +290,9 @@ def _prepare(data: bytes) -> np.ndarray:
 
 
 def _decode(data: bytes) -> np.ndarray:
-    """The RGBA pixels of a PNG or JPEG image, its longer side reduced to at
-    most ``DECODED_SIDE``, or an HTTP error."""
+    """The grey levels of a PNG or JPEG image (transparent parts as white
+    paper), its longer side reduced to at most ``DECODED_SIDE``, or an HTTP
+    error."""
     too_large = HTTPException(413, f"images are limited to {MAX_IMAGE_PIXELS} pixels")
     try:
         with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as opened:
@@ -290,7 +305,7 @@ def _decode(data: bytes) -> np.ndarray:
                 if image.mode not in REDUCIBLE_MODES:  # as a bilevel or palette PNG
                     image = image.convert("RGBA")
                 image = image.reduce(factor)
-            return np.asarray(image.convert("RGBA"))
+            return _grey(image)
     except Image.DecompressionBombError:
         raise too_large from None
     except UnidentifiedImageError:
@@ -301,3 +316,22 @@ def _decode(data: bytes) -> np.ndarray:
         raise HTTPException(
             400, f"not a readable PNG or JPEG image ({error}): send it again whole"
         ) from None
+
+
+def _grey(image: Image.Image) -> np.ndarray:
+    """Pillow's greyscale (the luma of ``preparation``), several times faster
+    than converting an array."""
+    if image.has_transparency_data:
+        image = image.convert("RGBA")
+        paper = Image.new("RGBA", image.size, "white")
+        image = Image.alpha_composite(paper, image)
+    return np.asarray(image.convert("L"))
+
+
+def _stroke_png() -> bytes:
+    """A PNG of a 1 as the page's canvas sends it."""
+    image = Image.new("RGBA", (280, 280), "black")
+    ImageDraw.Draw(image).line([(140, 40), (140, 240)], fill="white", width=18)
+    encoded = io.BytesIO()
+    image.save(encoded, format="PNG")
+    return encoded.getvalue()

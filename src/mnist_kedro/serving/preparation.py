@@ -58,11 +58,13 @@ def prepare_drawing(image: np.ndarray) -> np.ndarray:
     nothing) or with several digits.
     """
     full = _to_grey(image)
+    paper = _flat_background(full)
     grey = _working_size(full)
     darkest, middle, brightest = np.percentile(grey, [1, 50, 99])
     if middle > (darkest + brightest) / 2:
         grey, full = 1.0 - grey, 1.0 - full  # ink becomes the bright part
-    background = _background(grey)
+        paper = None if paper is None else 1.0 - paper
+    background = _background(grey) if paper is None else paper
     ink = np.clip(grey - background, 0.0, 1.0)
     smooth = ndimage.gaussian_filter(ink, sigma=1) if min(ink.shape) > FRAME else ink
     if np.percentile(smooth, 99.9) < INK_CONTRAST:
@@ -79,7 +81,9 @@ def prepare_drawing(image: np.ndarray) -> np.ndarray:
     if full.shape != grey.shape:
         # Found at the working size, cut from the image at its own: a drawing
         # goes to its 20 pixels in one resampling, as before there were photos.
-        ink = np.clip(full - _resized(background, full.shape), 0.0, 1.0)
+        if paper is None:
+            background = _resized(background, full.shape)
+        ink = np.clip(full - background, 0.0, 1.0)
         near_strokes = _resized(near_strokes * 1.0, full.shape) > 0.5  # noqa: PLR2004
         if strokes is not digit:
             strokes = _resized(strokes * 1.0, full.shape) > 0.5  # noqa: PLR2004
@@ -105,6 +109,14 @@ def _to_grey(image: np.ndarray) -> np.ndarray:
             f"expected a grey, RGB or RGBA image, got shape {np.shape(image)}"
         )
     return np.clip(pixels, 0.0, 1.0)
+
+
+def _flat_background(grey: np.ndarray) -> float | None:
+    """The grey level of a background without light or noise to remove — most
+    of the pixels of a drawing on a screen or a clean scan hold exactly it —
+    or None (a photo)."""
+    level = float(np.median(grey[::4, ::4]))
+    return level if 2 * np.count_nonzero(grey == level) >= grey.size else None
 
 
 def _working_size(grey: np.ndarray) -> np.ndarray:
@@ -167,9 +179,15 @@ def _widened(strokes: np.ndarray) -> np.ndarray:
     """The strokes, widened to MNIST's share of the digit's height if under
     ``THIN`` of it (the width: twice the median distance from their middle
     lines to their edges); otherwise the same array."""
-    height = np.ptp(np.nonzero(strokes)[0]) + 1
-    middle = skeletonize(strokes)
-    width = 2 * float(np.median(ndimage.distance_transform_edt(strokes)[middle]))
+    rows, columns = np.nonzero(strokes)
+    height = np.ptp(rows) + 1
+    # The strokes' box with a margin of background: the same middle lines and
+    # distances as in the whole image, in a fraction of the time.
+    box = np.pad(
+        strokes[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1], 1
+    )
+    middle = skeletonize(box)
+    width = 2 * float(np.median(ndimage.distance_transform_edt(box)[middle]))
     if width >= THIN * STROKE_SHARE * height:
         return strokes
     missing = STROKE_SHARE * height - width

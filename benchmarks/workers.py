@@ -94,12 +94,14 @@ def load_arrays(arrays: Path, names=("x_train", "y_train", "x_val", "y_val")):
     return [np.load(arrays / f"{name}.npy") for name in names]
 
 
-def preset_training(preset: str, epochs: int | None, **changes) -> TrainingParams:
-    """The configured training of ``preset`` for ``epochs`` (default: the
-    preset's own) with early stopping off, and any other ``changes`` that are
-    not ``None``."""
-    training = TrainingParams.model_validate(configured_training())
-    training = training.model_copy(update={"model": preset})
+def preset_training(
+    preset: str | None, epochs: int | None, training: dict | None = None, **changes
+) -> TrainingParams:
+    """The ``training`` parameters (default: the configured ones) of ``preset``
+    (default: their model) for ``epochs`` (default: the preset's own) with
+    early stopping off, and any other ``changes`` that are not ``None``."""
+    training = TrainingParams.model_validate(training or configured_training())
+    training = training.model_copy(update={"model": preset or training.model})
     epochs = epochs or training.preset.epochs
     changes = {key: value for key, value in changes.items() if value is not None}
     return training.with_preset(epochs=epochs, patience=epochs, **changes)
@@ -120,15 +122,18 @@ def train_through_node(x_train, y_train, x_val, y_val, training: TrainingParams)
     return model, history
 
 
-def accuracy_curve_worker(arrays: str, preset: str, epochs: int | None) -> list[dict]:
-    """Trains ``preset`` through the node with the test set in place of the
+def accuracy_curve_worker(
+    arrays: str, preset: str | None, epochs: int | None, training: dict | None = None
+) -> list[dict]:
+    """Trains ``preset`` of ``training`` (default: the configured model and
+    training) through the node with the test set in place of the
     validation set, so that the history holds test accuracy after every epoch
     (with its evaluation in the epoch's time); early stopping is off."""
     x_train, y_train, x_test = load_arrays(
         Path(arrays), ("x_train", "y_train", "x_test")
     )
     y_test = IdxDataset(filepath=f"{arrays}/../02_intermediate/{TEST_LABELS}").load()
-    training = preset_training(preset, epochs)
+    training = preset_training(preset, epochs, training)
     _, history = train_through_node(x_train, y_train, x_test, y_test, training)
     minutes = history["seconds"].cumsum() / 60
     return [

@@ -21,8 +21,13 @@ def test_benchmark_script_measures_every_figure(small_mnist_idx_dir, tmp_path):
         "--stages",
         "training",
         "evaluation",
-        "--presets",
-        "seed",
+        # time_to_accuracy's code is the reference's curves'.
+        "--sections",
+        "reference",
+        "kedro_runs",
+        "best",
+        "throughput",
+        "inference",
         "--repeats",
         "1",
         "--throughput-epochs",
@@ -63,19 +68,28 @@ def test_benchmark_script_measures_every_figure(small_mnist_idx_dir, tmp_path):
         assert throughput[way]["median"] > 0
     for ratio in ("node / plain", "node, op determinism off / plain"):
         assert throughput[ratio]["ratio"] > 0
-    assert list(figures["time_to_accuracy"]) == ["seed"]
-    for preset in figures["time_to_accuracy"].values():
-        assert [point["epoch"] for point in preset["curve"]] == [1, 2]
-        assert 0 <= preset["final_test_accuracy"] <= preset["best_test_accuracy"] <= 1
-        assert preset["minutes"] > 0
+    reference = figures["reference"]
+    for configuration in ("reference", "default"):
+        run = reference[configuration]
+        assert run["wall_seconds"] > 0 and run["peak_rss_mb"] > 300
+        assert 0.5 < run["test_accuracy"] <= 1
+        assert [point["epoch"] for point in run["curve"]] == [1, 2]
+        assert all(0 < point["test_accuracy"] <= 1 for point in run["curve"])
+    ratios = reference["default / reference"]
+    assert ratios["wall_time"] == pytest.approx(
+        reference["default"]["wall_seconds"] / reference["reference"]["wall_seconds"],
+        abs=1e-3,
+    )
+    assert "test_accuracy_points" in ratios and "time_to_99.5%" in ratios
+    assert "time_to_accuracy" not in figures  # not asked for
     for way in figures["inference"].values():
         assert 0 < way["one_image_ms_p50"] <= way["one_image_ms_p99"]
         assert way["batch_images_per_second"] > 0
     for title in (
+        "Today's default against the reference",
         "Kedro runs",
         "best: the ensemble",
         "Training throughput",
-        "Time to accuracy",
         "Inference",
     ):
         assert title in result.stdout

@@ -104,6 +104,13 @@ class TrainingParams(_Parameters):
     # TensorFlow's threads for the run's training (default: one per core); 1
     # when trainings run side by side, e.g. the members under ParallelRunner.
     threads: PositiveInt | None = None
+    # Training steps per call into TensorFlow: fewer returns to Python per
+    # epoch; callbacks see every n-th batch.
+    steps_per_execution: PositiveInt = 1
+    # "bfloat16": Keras' mixed_bfloat16 policy for the training (weights kept
+    # in float32; the saved model is float32); "auto": bfloat16 where the CPU
+    # computes it natively (AMX or AVX512_BF16), float32 elsewhere.
+    precision: Literal["float32", "bfloat16", "auto"] = "float32"
     backup_dir: str = "data/06_models/training_backup"
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ import pytest
 
 from mnist_kedro.model.network import build_model
 from mnist_kedro.model.resume import own_backup_folder, run_fingerprint
+from mnist_kedro.model.tensorflow_settings import training_precision
 from mnist_kedro.pipelines.preprocessing.nodes import scale_images
 from mnist_kedro.pipelines.training.nodes import train_model
 
@@ -82,6 +83,64 @@ def test_training_learns_and_reports_every_epoch(training_params, caplog, make_d
     predictions = model.predict(x[300:], verbose=0)
     assert predictions.shape == (100, 10)
     np.testing.assert_allclose(predictions.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_bfloat16_and_several_steps_per_call_train_a_float32_model(
+    training_params, make_digits
+):
+    images, labels = make_digits(400)
+    x, y = scale_images(images), labels
+    params = training_params.model_copy(
+        update={"precision": "bfloat16", "steps_per_execution": 4}
+    )
+
+    [(model, history)] = train_model(
+        x[:300], y[:300], x[300:], y[300:], list("0123456789"), params
+    )
+
+    assert len(history) == 3 and history["val_accuracy"].max() > 0.5
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    predictions = model.predict(x[300:], verbose=0)
+    assert predictions.dtype == np.float32
+    assert np.mean(predictions.argmax(axis=1) == y[300:]) > 0.5
+
+
+def test_several_steps_per_call_train_the_same_model_to_the_last_digit(
+    training_params, make_digits, tmp_path
+):
+    images, labels = make_digits(200)
+    x, y = scale_images(images), labels
+    weights = []
+    for steps in (1, 4):
+        params = training_params.model_copy(
+            update={
+                "steps_per_execution": steps,
+                "backup_dir": str(tmp_path / f"{steps}"),
+            }
+        )
+        [(model, _)] = train_model(
+            x[:150], y[:150], x[150:], y[150:], list("0123456789"), params
+        )
+        weights.append(model.get_weights())
+
+    for one_step, four_steps in zip(*weights, strict=True):
+        np.testing.assert_array_equal(one_step, four_steps)
+
+
+@pytest.mark.parametrize(
+    ("asked", "flags", "policy"),
+    [
+        ("auto", {"avx2", "avx512f", "avx512_bf16"}, "mixed_bfloat16"),
+        ("auto", {"avx2", "amx_tile", "amx_bf16"}, "mixed_bfloat16"),
+        ("auto", {"avx2", "fma", "avx512f"}, "float32"),  # would be emulated
+        ("bfloat16", {"avx2"}, "mixed_bfloat16"),  # asked for: as asked
+        ("float32", {"avx512_bf16"}, "float32"),
+    ],
+)
+def test_bfloat16_is_chosen_automatically_only_where_the_cpu_computes_it(
+    asked, flags, policy
+):
+    assert training_precision(asked, flags) == policy
 
 
 def test_early_stopping_restores_the_best_weights(training_params, make_digits):

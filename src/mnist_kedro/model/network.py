@@ -6,47 +6,56 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras.layers import Average, BatchNormalization, Dropout
+from keras.layers import Average, BatchNormalization, Conv2D, Dense, Dropout
 
 from mnist_kedro.parameters import ModelPreset
 
 
 def build_model(
-    input_shape: tuple[int, ...], num_classes: int, preset: ModelPreset
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    preset: ModelPreset,
+    dtype: str = "float32",
 ) -> keras.Model:
-    """The CNN of ``preset``."""
+    """The CNN of ``preset``, its layers computing in the Keras dtype policy
+    ``dtype`` (e.g. "mixed_bfloat16"), its probabilities in float32."""
     layers = [keras.Input(shape=input_shape)]
-    convolution = keras.layers.Conv2D
     for filters in preset.filters:
         if preset.block == "pooled":
             layers += _relu_layer(
-                convolution, filters, preset.batch_norm, kernel_size=preset.kernel_size
+                Conv2D,
+                filters,
+                preset.batch_norm,
+                dtype,
+                kernel_size=preset.kernel_size,
             )
-            layers.append(keras.layers.MaxPooling2D(pool_size=2))
+            layers.append(keras.layers.MaxPooling2D(pool_size=2, dtype=dtype))
         else:  # "strided": a learnt downsampling in place of max pooling
             for _ in range(2):
                 layers += _relu_layer(
-                    convolution,
+                    Conv2D,
                     filters,
                     preset.batch_norm,
+                    dtype,
                     kernel_size=preset.kernel_size,
                 )
             layers += _relu_layer(
-                convolution,
+                Conv2D,
                 filters,
                 preset.batch_norm,
+                dtype,
                 kernel_size=5,
                 strides=2,
                 padding="same",
             )
         if preset.block_dropout:
-            layers.append(keras.layers.Dropout(preset.block_dropout))
-    layers.append(keras.layers.Flatten())
+            layers.append(keras.layers.Dropout(preset.block_dropout, dtype=dtype))
+    layers.append(keras.layers.Flatten(dtype=dtype))
     if preset.dense_units:
-        layers += _relu_layer(keras.layers.Dense, preset.dense_units, preset.batch_norm)
+        layers += _relu_layer(Dense, preset.dense_units, preset.batch_norm, dtype)
     layers += [
-        keras.layers.Dropout(preset.dropout),
-        keras.layers.Dense(num_classes, activation="softmax"),
+        keras.layers.Dropout(preset.dropout, dtype=dtype),
+        Dense(num_classes, activation="softmax", dtype="float32"),
     ]
     try:
         return keras.Sequential(layers, name="mnist_cnn")
@@ -60,18 +69,22 @@ def build_model(
 
 
 def _relu_layer(
-    layer_type: type[keras.layers.Layer], units: int, batch_norm: bool, **options
+    layer_type: type[keras.layers.Layer],
+    units: int,
+    batch_norm: bool,
+    dtype: str,
+    **options,
 ) -> list[keras.layers.Layer]:
     """A convolution or dense layer with ReLU, batch-normalised when asked."""
     if batch_norm:  # the normalisation's offset replaces the bias
         return [
-            layer_type(units, use_bias=False, **options),
+            layer_type(units, use_bias=False, dtype=dtype, **options),
             # Keras' default momentum of 0.99 needs hundreds of steps before
             # its inference statistics are usable; quick runs have fewer.
-            keras.layers.BatchNormalization(momentum=0.9),
-            keras.layers.ReLU(),
+            BatchNormalization(momentum=0.9, dtype=dtype),
+            keras.layers.ReLU(dtype=dtype),
         ]
-    return [layer_type(units, activation="relu", **options)]
+    return [layer_type(units, activation="relu", dtype=dtype, **options)]
 
 
 def recalibrate_batch_norm(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +66,29 @@ def make_reproducible(seed: int, *, deterministic_ops: bool) -> None:
     keras.utils.set_random_seed(seed)
     if deterministic_ops:
         tf.config.experimental.enable_op_determinism()
+
+
+# The instruction sets with which a CPU computes bfloat16 products natively;
+# without them TensorFlow emulates bfloat16, slower than float32.
+NATIVE_BFLOAT16 = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's instruction sets as Linux lists them (none elsewhere)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return set()
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def training_precision(asked: str, flags: set[str]) -> str:
+    """The Keras dtype policy for ``asked`` ("float32", "bfloat16" or "auto":
+    bfloat16 on a CPU of instruction sets ``flags`` that computes it natively,
+    see ``NATIVE_BFLOAT16``)."""
+    if asked == "auto":
+        native = any(flag in flags for flag in NATIVE_BFLOAT16)
+        asked = "bfloat16" if native else "float32"
+    return "mixed_bfloat16" if asked == "bfloat16" else "float32"

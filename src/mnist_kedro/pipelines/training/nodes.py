@@ -93,13 +93,15 @@ def fit_model(  # noqa: PLR0913 - the data, and how to train on it
     Batch normalisation's statistics are then re-estimated under the final
     weights (``recalibrate_batch_norm``), so that short runs predict well too.
     With ``training.distribution`` "mirrored", each device trains on
-    ``batch_size`` images of every batch.
+    ``batch_size`` images of every batch. A training in bfloat16
+    (``training.precision``) returns the same weights in a float32 model.
     """
     import keras
 
     from mnist_kedro.model.callbacks import EpochProgress, EpochStatistics
     from mnist_kedro.model.inputs import batches
     from mnist_kedro.model.network import build_model, recalibrate_batch_norm
+    from mnist_kedro.model.tensorflow_settings import cpu_flags, training_precision
 
     preset = training.preset
     strategy = distribution_strategy(training)
@@ -111,14 +113,16 @@ def fit_model(  # noqa: PLR0913 - the data, and how to train on it
         shuffle_seed=training.seed,
         augmentation=preset.augmentation,
     )
+    dtype = training_precision(training.precision, cpu_flags())
     with strategy.scope():
-        model = build_model(x_train.shape[1:], n_classes, preset)
+        model = build_model(x_train.shape[1:], n_classes, preset, dtype)
         model.compile(
             optimizer=keras.optimizers.Adam(
                 learning_rate=learning_rate(preset, len(train_batches))
             ),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
+            steps_per_execution=training.steps_per_execution,
         )
     with EpochProgress() as progress:
         model.fit(
@@ -139,6 +143,9 @@ def fit_model(  # noqa: PLR0913 - the data, and how to train on it
             ],
             verbose=0,
         )
+    if dtype != "float32":  # served and exported where bfloat16 may be emulated
+        trained, model = model, build_model(x_train.shape[1:], n_classes, preset)
+        model.set_weights(trained.get_weights())
     recalibrate_batch_norm(model, x_train[:RECALIBRATION_IMAGES], batch_size)
     return model
 

@@ -19,7 +19,7 @@ In a copy of the project in a temporary folder (your ``data/`` is untouched):
    time to reach 99.0 % and 99.5 %;
 4. single-image latency and batch throughput of the way the service predicts
    (one traced ``tf.function``, TensorFlow on one thread) against ``model.predict``;
-5. with ``--experiments``: training throughput of the default preset fed by
+5. with ``--sections experiments``: training throughput of the default preset fed by
    NumPy or ``tf.data``, with and without XLA, at other batch sizes and thread
    counts, and with oneDNN off.
 

@@ -77,6 +77,11 @@ BAD_PARAMETERS = {
         {"training": {"presets": {"fast": {"warmup_epochs": 15}}}},
         r"warmup_epochs must be fewer than epochs \(presets \['fast'\]\)",
     ),
+    "several steps per call on several devices": (
+        {"training": {"distribution": "mirrored"}},
+        r"training.distribution=mirrored trains one step per call into "
+        r"TensorFlow: add training.steps_per_execution=1",
+    ),
     "a change to a preset not trained": (
         {"training": {"presets": {"deep": {"epochs": 3}}}},
         r"--params changes training.presets.deep, but this run trains 'fast' "

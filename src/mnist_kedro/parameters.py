@@ -140,6 +140,13 @@ class TrainingParams(_Parameters):
             raise ValueError(
                 f"warmup_epochs must be fewer than epochs (presets {warmup_too_long})"
             )
+        if self.distribution == "mirrored" and self.steps_per_execution > 1:
+            # Keras' loop of several steps fails under MirroredStrategy ("You
+            # must feed a value for placeholder tensor", keras-team/keras#19246).
+            raise ValueError(
+                "training.distribution=mirrored trains one step per call into "
+                "TensorFlow: add training.steps_per_execution=1"
+            )
         return self
 
     @property

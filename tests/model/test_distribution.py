@@ -37,7 +37,11 @@ training = TrainingParams.model_validate_json(training)
 figures = {}
 for name, changes, batch_size in (
     ("single", {}, 128),
-    ("mirrored", {"distribution": "mirrored", "devices": ["/cpu:0", "/cpu:1"]}, 64),
+    (
+        "mirrored",
+        {"distribution": "mirrored", "devices": ["/cpu:0", "/cpu:1"], "steps_per_execution": 1},
+        64,
+    ),
 ):
     run = training.model_copy(
         update={**changes, "backup_dir": f"{out}/backup-{name}"}

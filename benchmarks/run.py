@@ -47,6 +47,7 @@ import yaml
 
 from mnist_kedro.model.tensorflow_settings import (
     TENSORFLOW_ENVIRONMENT,
+    cpu_info,
     set_tensorflow_environment,
 )
 
@@ -178,27 +179,24 @@ def configured_training() -> dict:
 
 
 # The instruction sets that decide how fast TensorFlow's CPU kernels run.
-INSTRUCTION_SETS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+INSTRUCTION_SETS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_bf16",
+)
 
 
 def machine() -> dict:
     """The machine the figures come from: a speed is only comparable with one
     measured on the same CPU."""
-    cpu_model, flags = platform.processor() or platform.machine(), set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        fields = {
-            key.strip(): value.strip()
-            for key, value in (
-                line.split(":", 1)
-                for line in cpuinfo.read_text().splitlines()
-                if ":" in line
-            )
-        }
-        cpu_model = fields.get("model name", cpu_model)
-        flags = set(fields.get("flags", "").split())
+    fields = cpu_info()
+    flags = set(fields.get("flags", "").split())
     return {
-        "cpu": cpu_model,
+        "cpu": fields.get("model name", platform.processor() or platform.machine()),
         "cpus": os.cpu_count(),
         "instruction_sets": " ".join(f for f in INSTRUCTION_SETS if f in flags)
         or "none of " + ", ".join(INSTRUCTION_SETS),

@@ -73,15 +73,24 @@ def make_reproducible(seed: int, *, deterministic_ops: bool) -> None:
 NATIVE_BFLOAT16 = ("amx_bf16", "avx512_bf16")
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's instruction sets as Linux lists them (none elsewhere)."""
+def cpu_info() -> dict[str, str]:
+    """The first CPU's fields in Linux's ``/proc/cpuinfo`` ("model name",
+    "flags", …); none elsewhere."""
     cpuinfo = Path("/proc/cpuinfo")
     if not cpuinfo.exists():
-        return set()
-    for line in cpuinfo.read_text().splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+        return {}
+    first = cpuinfo.read_text().split("\n\n", 1)[0]
+    return {
+        key.strip(): value.strip()
+        for key, value in (
+            line.split(":", 1) for line in first.splitlines() if ":" in line
+        )
+    }
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's instruction sets as Linux lists them (none elsewhere)."""
+    return set(cpu_info().get("flags", "").split())
 
 
 def training_precision(asked: str, flags: set[str]) -> str:

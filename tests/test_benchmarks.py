@@ -30,6 +30,8 @@ def test_benchmark_script_measures_every_figure(small_mnist_idx_dir, tmp_path):
         "inference",
         "--repeats",
         "1",
+        "--whole-runs",
+        "1",
         "--throughput-epochs",
         "1",
         "--json",

@@ -79,6 +79,9 @@ class ModelPreset(_Parameters):
     dropout: float = Field(ge=0, lt=1)  # before the softmax layer
     block_dropout: float = Field(default=0, ge=0, lt=1)  # after each block's pooling
     augmentation: AugmentationParams | None = None
+    # The share of each training label's probability spread evenly over all
+    # classes (Keras' label_smoothing): a less confident fit of the training set.
+    label_smoothing: float = Field(default=0, ge=0, lt=1)
     learning_rate: PositiveFloat  # Adam's; the peak of a cosine schedule
     schedule: Literal["constant", "cosine"] = "constant"
     warmup_epochs: NonNegativeInt = 0  # of the cosine schedule, from a tenth

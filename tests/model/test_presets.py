@@ -190,3 +190,11 @@ def test_batches_shuffle_reproducibly_and_cover_every_image_once_per_epoch():
     assert [first.tolist(), second.tolist()] == [epoch.tolist() for epoch in again]
     assert in_order.tolist() == list(range(10))
     assert [len(batch) for batch, _ in batches(images, labels, 4)] == [4, 4, 2]
+
+
+def test_batches_give_one_hot_labels_when_asked():
+    images = np.zeros((3, 2, 2, 1), np.float32)
+
+    [(_, labels)] = batches(images, np.array([2, 0, 1]), 3, one_hot_classes=4)
+
+    np.testing.assert_array_equal(labels, [[0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0]])

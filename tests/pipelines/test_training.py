@@ -105,6 +105,30 @@ def test_bfloat16_and_several_steps_per_call_train_a_float32_model(
     assert np.mean(predictions.argmax(axis=1) == y[300:]) > 0.5
 
 
+def test_label_smoothing_trains_a_less_confident_model_on_the_same_metrics(
+    training_params, make_digits, tmp_path
+):
+    images, labels = make_digits(400)
+    x, y = scale_images(images), labels
+    models = {}
+    for smoothing in (0.0, 0.3):
+        params = training_params.model_copy(
+            update={"backup_dir": str(tmp_path / f"{smoothing}")}
+        ).with_preset(epochs=4, label_smoothing=smoothing)
+        [(models[smoothing], history)] = train_model(
+            x[:300], y[:300], x[300:], y[300:], list("0123456789"), params
+        )
+        assert {"accuracy", "val_accuracy"} <= set(history.columns)
+        assert history["val_accuracy"].max() > 0.5
+
+    assert models[0.3].loss.get_config()["label_smoothing"] == pytest.approx(0.3)
+
+    def confidence(model: keras.Model) -> float:
+        return float(model.predict(x[:300], verbose=0).max(axis=1).mean())
+
+    assert confidence(models[0.3]) < confidence(models[0.0]) - 0.05
+
+
 def test_several_steps_per_call_train_the_same_model_to_the_last_digit(
     training_params, make_digits, tmp_path
 ):

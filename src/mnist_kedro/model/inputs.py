@@ -18,9 +18,14 @@ def batches(
     batch_size: int,
     shuffle_seed: int | None = None,
     augmentation: AugmentationParams | None = None,
+    one_hot_classes: int | None = None,
 ) -> tf.data.Dataset:
     """Batches of (images, labels), reshuffled and freshly augmented every epoch
-    if ``shuffle_seed`` is given, prepared while the previous batch trains."""
+    if ``shuffle_seed`` is given, prepared while the previous batch trains;
+    each label a one-hot vector of ``one_hot_classes`` if given (the form
+    Keras' label smoothing needs)."""
+    if one_hot_classes is not None:
+        labels = keras.utils.to_categorical(labels, one_hot_classes)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(images), seed=shuffle_seed)

@@ -106,12 +106,15 @@ def fit_model(  # noqa: PLR0913 - the data, and how to train on it
     preset = training.preset
     strategy = distribution_strategy(training)
     batch_size = preset.batch_size * strategy.num_replicas_in_sync
+    # Keras smooths one-hot labels only: its sparse loss has no label_smoothing.
+    one_hot_classes = n_classes if preset.label_smoothing else None
     train_batches = batches(
         x_train,
         y_train,
         batch_size,
         shuffle_seed=training.seed,
         augmentation=preset.augmentation,
+        one_hot_classes=one_hot_classes,
     )
     dtype = training_precision(training.precision, cpu_flags())
     with strategy.scope():
@@ -120,7 +123,11 @@ def fit_model(  # noqa: PLR0913 - the data, and how to train on it
             optimizer=keras.optimizers.Adam(
                 learning_rate=learning_rate(preset, len(train_batches))
             ),
-            loss="sparse_categorical_crossentropy",
+            loss=keras.losses.CategoricalCrossentropy(
+                label_smoothing=preset.label_smoothing
+            )
+            if one_hot_classes
+            else "sparse_categorical_crossentropy",
             metrics=["accuracy"],
             steps_per_execution=training.steps_per_execution,
         )
@@ -128,7 +135,9 @@ def fit_model(  # noqa: PLR0913 - the data, and how to train on it
         model.fit(
             train_batches,
             epochs=preset.epochs,
-            validation_data=batches(x_val, y_val, batch_size),
+            validation_data=batches(
+                x_val, y_val, batch_size, one_hot_classes=one_hot_classes
+            ),
             shuffle=False,  # the batches shuffle themselves
             callbacks=[
                 EpochStatistics(),

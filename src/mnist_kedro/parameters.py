@@ -68,8 +68,8 @@ class ModelPreset(_Parameters):
     optional dense layer, dropout and softmax. A ``pooled`` block is a
     convolution of ``kernel_size``, then 2×2 max pooling; a ``strided`` block is
     two convolutions of ``kernel_size``, then a 5×5 convolution of stride 2 in
-    place of the pooling (deeper: ``deep`` trains about 3× slower per image
-    than ``fast``)."""
+    place of the pooling (deeper: ``deep`` computes 6× more per training
+    image than ``fast``)."""
 
     block: Literal["pooled", "strided"] = "pooled"
     filters: list[PositiveInt] = Field(min_length=1)

@@ -74,6 +74,8 @@ def test_benchmark_script_measures_every_figure(small_mnist_idx_dir, tmp_path):
     for configuration in ("reference", "default"):
         run = reference[configuration]
         assert run["wall_seconds"] > 0 and run["peak_rss_mb"] > 300
+        assert run["wall_seconds_each"] == [run["wall_seconds"]]
+        assert run["test_accuracy_each"] == [run["test_accuracy"]]
         assert 0.5 < run["test_accuracy"] <= 1
         assert [point["epoch"] for point in run["curve"]] == [1, 2]
         assert all(0 < point["test_accuracy"] <= 1 for point in run["curve"])

@@ -11,6 +11,7 @@ driver that never imports TensorFlow.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import tempfile
@@ -21,7 +22,9 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+import yaml
 from run import configured_training, latest
+from sklearn.metrics import log_loss
 
 from mnist_kedro.datasets import IdxDataset
 from mnist_kedro.model.inputs import batches
@@ -208,8 +211,87 @@ def ensemble_members_worker(project: str) -> dict:
     }
 
 
+def ensemble_selection_worker(
+    project: str, budget_seconds: float, parallel: int
+) -> dict:
+    """Every ensemble made of the first k members of each preset among the
+    members of ``project``'s latest ``best`` run (any number, any presets), with
+    its validation and test accuracy, validation log loss and training time
+    (the members' from their histories, ``parallel`` at a time, longest
+    first); the one chosen is the most accurate on validation (then the lowest
+    validation loss) among those whose training fits ``budget_seconds``."""
+    data = Path(project) / "data"
+    x_val, y_val, x_test = load_arrays(
+        data / "05_model_input", ("x_val", "y_val", "x_test")
+    )
+    y_test = IdxDataset(filepath=str(data / "02_intermediate" / TEST_LABELS)).load()
+    ensemble = yaml.safe_load(
+        (Path(project) / "conf/base/parameters_ensemble.yml").read_text()
+    )["ensemble"]
+    by_preset: dict[str, list[dict]] = {}
+    for name, section in ensemble.items():
+        model = keras.models.load_model(
+            latest(data / "06_models/ensemble" / name / "mnist_cnn.keras")
+        )
+        history = pd.read_csv(
+            latest(data / "08_reporting/ensemble" / name / "training_history.csv")
+        )
+        by_preset.setdefault(section["changes"]["model"], []).append(
+            {
+                "name": name,
+                "val": predict_in_batches(model, x_val),
+                "test": predict_in_batches(model, x_test),
+                "seconds": float(history["seconds"].sum()),
+            }
+        )
+    rows = []
+    for counts in itertools.product(*(range(len(m) + 1) for m in by_preset.values())):
+        chosen = [
+            member
+            for members, count in zip(by_preset.values(), counts)
+            for member in members[:count]
+        ]
+        if not chosen:
+            continue
+        val = np.mean([member["val"] for member in chosen], axis=0)
+        test = np.mean([member["test"] for member in chosen], axis=0)
+        seconds = _wall_seconds([member["seconds"] for member in chosen], parallel)
+        rows.append(
+            {
+                "members": dict(zip(by_preset, counts)),
+                "val_accuracy": round(float(np.mean(val.argmax(1) == y_val)), 4),
+                "val_log_loss": round(float(log_loss(y_val, val, labels=range(10))), 5),
+                "test_accuracy": round(float(np.mean(test.argmax(1) == y_test)), 4),
+                "training_minutes": round(seconds / 60, 1),
+                "within_budget": seconds <= budget_seconds,
+            }
+        )
+    rows.sort(key=lambda row: (-row["val_accuracy"], row["val_log_loss"]))
+    top = rows[0]["val_accuracy"]
+    return {
+        "budget_minutes": round(budget_seconds / 60, 1),
+        # What the validation set can tell apart: one binomial standard error
+        # of the top accuracy (differences below it are noise).
+        "val_accuracy_standard_error": round(
+            float(np.sqrt(top * (1 - top) / len(y_val))), 5
+        ),
+        "chosen": next((row for row in rows if row["within_budget"]), None),
+        "compositions": rows,
+    }
+
+
+def _wall_seconds(seconds: list[float], parallel: int) -> float:
+    """The training's wall time with ``parallel`` members at a time, each
+    worker taking the longest member left when it is free."""
+    workers = [0.0] * parallel
+    for member in sorted(seconds, reverse=True):
+        workers[workers.index(min(workers))] += member
+    return max(workers)
+
+
 WORKERS = {
     "ensemble_members": ensemble_members_worker,
+    "ensemble_selection": ensemble_selection_worker,
     "throughput": throughput_worker,
     "accuracy_curve": accuracy_curve_worker,
     "inference": inference_worker,

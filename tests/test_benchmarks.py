@@ -54,6 +54,11 @@ def test_benchmark_script_measures_every_figure(small_mnist_idx_dir, tmp_path):
     best = figures["best"]
     assert best["training"]["seconds"] > 0
     assert best["training"]["vs_default_training"] > 0
+    assert best["training"]["reference_training_seconds"] > 0
+    assert best["training"]["vs_reference_training"] == pytest.approx(
+        best["training"]["seconds"] / best["training"]["reference_training_seconds"],
+        abs=0.01,
+    )
     assert list(best["test_accuracy"]) == [
         "member_1",
         "member_2",

@@ -19,6 +19,7 @@ from kedro_project import (
     copy_project,
     fingerprints,
     latest_version,
+    run_benchmark,
     run_kedro,
     run_session,
 )
@@ -190,6 +191,68 @@ def test_a_cached_run_retrains_only_the_member_whose_seed_changed(
     assert re.findall(r"cli: (\S+): runs \(", member_alone) == [
         "ensemble.member_2.log_epoch_metrics"
     ]
+
+
+def test_the_selection_script_chooses_on_validation_within_the_training_budget(
+    ensemble_project, tmp_path
+):
+    project = clone_project(ensemble_project, tmp_path / "project")
+    # Members 3 and 4 counted as a second preset: 3 × 3 − 1 compositions.
+    conf = project / "conf/base/parameters_ensemble.yml"
+    conf.write_text(
+        re.sub(r"model: deep, seed: ([34])", r"model: fast, seed: \1", conf.read_text())
+    )
+    reports = project / "data/08_reporting/ensemble"
+    accuracies = pd.read_csv(
+        latest_version(reports / "member_accuracies.csv"), index_col=0
+    )
+    seconds = [
+        pd.read_csv(latest_version(reports / f"{m}/training_history.csv"))[
+            "seconds"
+        ].sum()
+        for m in ("member_1", "member_2", "member_3", "member_4")
+    ]
+    # Room for any one member, not for all four two at a time.
+    budget_minutes = max(seconds) / 60 * 1.001
+    figures_file = tmp_path / "selection.json"
+
+    result = run_benchmark(
+        "ensemble_selection.py",
+        "--project",
+        str(project),
+        "--budget-minutes",
+        str(budget_minutes),
+        "--json",
+        str(figures_file),
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(figures_file.read_text())
+    rows = {
+        (row["members"]["deep"], row["members"]["fast"]): row
+        for row in figures["compositions"]
+    }
+    assert len(figures["compositions"]) == len(rows) == 8
+    # The average of all four is the pipeline's ensemble; one member is itself.
+    for key, model in (
+        ((2, 2), "ensemble"),
+        ((1, 0), "member_1"),
+        ((0, 1), "member_3"),
+    ):
+        for column in ("val_accuracy", "test_accuracy"):
+            assert rows[key][column] == pytest.approx(
+                accuracies.loc[model, column], abs=1e-4
+            )
+    assert [row["within_budget"] for row in rows.values()].count(True) >= 2
+    assert not rows[(2, 2)]["within_budget"]
+    ranked = [
+        (-row["val_accuracy"], row["val_log_loss"]) for row in figures["compositions"]
+    ]
+    assert ranked == sorted(ranked)
+    fitting = [row for row in figures["compositions"] if row["within_budget"]]
+    assert figures["chosen"] == fitting[0]
+    assert "Chosen" in result.stdout
 
 
 def test_a_change_to_a_preset_no_member_trains_stops_the_ensemble(

@@ -16,17 +16,20 @@ compositions closer than that are not told apart by 6,000 images.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
-from run import PROJECT, in_worker, machine, report, script_arguments
+from run import PROJECT, in_worker, machine, report
 
 PARALLEL = 2  # members trained at a time: ParallelRunner's workers on 2 cores
 SHOWN = 12
 
 
 def main() -> None:
-    parser = script_arguments(__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--project", type=Path, required=True)
     parser.add_argument("--budget-minutes", type=float, required=True)
     parser.add_argument(
@@ -35,10 +38,15 @@ def main() -> None:
         default=PROJECT / "data" / "08_reporting" / "ensemble_selection.json",
     )
     args = parser.parse_args()
+    project = args.project.resolve()
+    if not (project / "data/06_models/ensemble").is_dir():
+        parser.error(
+            f"{project} has no trained members: run `kedro run --pipelines best` there first"
+        )
     report("Machine", {"this run": machine()})
     figures = in_worker(
         "ensemble_selection",
-        project=str(args.project.resolve()),
+        project=str(project),
         budget_seconds=60 * args.budget_minutes,
         parallel=PARALLEL,
     )

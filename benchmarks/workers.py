@@ -238,7 +238,6 @@ def ensemble_selection_worker(
         )
         by_preset.setdefault(section["changes"]["model"], []).append(
             {
-                "name": name,
                 "val": predict_in_batches(model, x_val),
                 "test": predict_in_batches(model, x_test),
                 "seconds": float(history["seconds"].sum()),

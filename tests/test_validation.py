@@ -73,10 +73,6 @@ BAD_PARAMETERS = {
         {"training": {"presets": {"fast": {"augmentation": {"rotation_degrees": -5}}}}},
         r"rotation_degrees\s+Input should be greater than or equal to 0",
     ),
-    "an elastic field smoothed over no pixels": (
-        {"training": {"presets": {"fast": {"augmentation": {"elastic_sigma": 0}}}}},
-        r"elastic_sigma\s+Input should be greater than 0",
-    ),
     "warm-up as long as training": (
         {"training": {"presets": {"fast": {"warmup_epochs": 15}}}},
         r"warmup_epochs must be fewer than epochs \(presets \['fast'\]\)",

@@ -61,11 +61,6 @@ class AugmentationParams(_Parameters):
     rotation_degrees: float = Field(ge=0, le=180)  # at most, either way
     shift: float = Field(ge=0, lt=1)  # at most, as a fraction of height and width
     zoom: float = Field(ge=0, lt=1)  # at most, in or out, as a fraction
-    # Elastic distortion (Simard et al., 2003): each pixel moved by a random
-    # field smoothed over `elastic_sigma` pixels, scaled by `elastic_alpha`
-    # (34 and 4 in the paper); 0 leaves the strokes rigid.
-    elastic_alpha: float = Field(default=0, ge=0)
-    elastic_sigma: float = Field(default=4, gt=0)
 
 
 class ModelPreset(_Parameters):

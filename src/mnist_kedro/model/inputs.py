@@ -45,14 +45,13 @@ def augment(
     images: tf.Tensor, params: AugmentationParams, seed: tf.Tensor
 ) -> tf.Tensor:
     """Each image of a batch rotated, shifted and zoomed at random about its
-    centre, and distorted elastically if asked, in one resampling: Keras'
-    RandomRotation, RandomTranslation, RandomZoom and RandomElasticTransform in
-    a row would blur the strokes at each. ``seed`` is a stateless seed of two
-    integers."""
+    centre, in one resampling: Keras' RandomRotation, RandomTranslation and
+    RandomZoom in a row would blur the strokes three times. ``seed`` is a
+    stateless seed of two integers."""
     count = tf.shape(images)[0]
     height, width = images.shape[1], images.shape[2]
-    angle_seed, zoom_seed, x_seed, y_seed, elastic_seed = tf.unstack(
-        tf.random.experimental.stateless_split(seed, 5)
+    angle_seed, zoom_seed, x_seed, y_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 4)
     )
 
     def uniform(seed: tf.Tensor, limit: float) -> tf.Tensor:
@@ -68,72 +67,8 @@ def augment(
     centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
     a2 = centre_x - a0 * (centre_x + shift_x) - a1 * (centre_y + shift_y)
     b2 = centre_y - b0 * (centre_x + shift_x) - b1 * (centre_y + shift_y)
-    if not params.elastic_alpha:
-        no_perspective = tf.zeros([count])
-        transforms = tf.stack(
-            [a0, a1, a2, b0, b1, b2, no_perspective, no_perspective], 1
-        )
-        return keras.ops.image.affine_transform(
-            images, transforms, fill_mode="constant", fill_value=0.0
-        )
-    # Output pixel (x, y) first moves by the field, then transforms as above.
-    dx, dy = tf.unstack(
-        elastic_field(count, height, width, params, elastic_seed), axis=-1
+    no_perspective = tf.zeros([count])
+    transforms = tf.stack([a0, a1, a2, b0, b1, b2, no_perspective, no_perspective], 1)
+    return keras.ops.image.affine_transform(
+        images, transforms, fill_mode="constant", fill_value=0.0
     )
-    rows, columns = tf.meshgrid(
-        tf.range(height, dtype=tf.float32),
-        tf.range(width, dtype=tf.float32),
-        indexing="ij",
-    )
-    x, y = columns + dx, rows + dy
-
-    def per_image(coefficient: tf.Tensor) -> tf.Tensor:
-        return coefficient[:, None, None]
-
-    source_x = per_image(a0) * x + per_image(a1) * y + per_image(a2)
-    source_y = per_image(b0) * x + per_image(b1) * y + per_image(b2)
-    return bilinear_sample(images[..., 0], source_y, source_x)[..., None]
-
-
-def bilinear_sample(images: tf.Tensor, y: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
-    """``images`` (count, height, width) read at the fractional pixel positions
-    ``y`` and ``x`` (each count × height × width), bilinearly, 0 outside.
-    Keras' ``map_coordinates`` needs the batch's size when tracing, which a
-    ``tf.data`` map does not know, and took 5× longer here."""
-    shape = tf.shape(images)
-    height, width = shape[1], shape[2]
-    flat = tf.reshape(images, [-1])
-    first_pixel = (tf.range(shape[0]) * height * width)[:, None, None]
-    y0, x0 = tf.floor(y), tf.floor(x)
-    result = tf.zeros_like(y)
-    for row_step, column_step in ((0, 0), (0, 1), (1, 0), (1, 1)):
-        row, column = y0 + row_step, x0 + column_step
-        weight = (1 - tf.abs(y - row)) * (1 - tf.abs(x - column))
-        row, column = tf.cast(row, tf.int32), tf.cast(column, tf.int32)
-        inside = (row >= 0) & (row < height) & (column >= 0) & (column < width)
-        index = first_pixel + tf.clip_by_value(row, 0, height - 1) * width
-        index += tf.clip_by_value(column, 0, width - 1)
-        result += tf.where(inside, weight * tf.gather(flat, index), 0.0)
-    return result
-
-
-def elastic_field(
-    count: tf.Tensor,
-    height: int,
-    width: int,
-    params: AugmentationParams,
-    seed: tf.Tensor,
-) -> tf.Tensor:
-    """Per image, a displacement (dx, dy) for each pixel: uniform noise in
-    [-1, 1] smoothed by a Gaussian of ``params.elastic_sigma`` pixels, times
-    ``params.elastic_alpha``; shape (count, height, width, 2)."""
-    noise = tf.random.stateless_uniform(
-        tf.stack([count, height, width, 2]), seed, minval=-1, maxval=1
-    )
-    # Two standard deviations either side, at most the image's size; one
-    # direction at a time (the Gaussian is separable): 16× less work at σ = 4.
-    size = min(2 * math.ceil(2 * params.elastic_sigma) + 1, 2 * min(height, width) - 1)
-    sigma = params.elastic_sigma
-    smooth = keras.ops.image.gaussian_blur(noise, (size, 1), (sigma, sigma))
-    smooth = keras.ops.image.gaussian_blur(smooth, (1, size), (sigma, sigma))
-    return params.elastic_alpha * smooth

@@ -88,6 +88,10 @@ class ModelPreset(_Parameters):
     batch_size: PositiveInt
     epochs: PositiveInt  # at most
     patience: NonNegativeInt  # epochs without a better val_loss before stopping
+    # n > 0: the model gets the mean of the weights of the best epoch (lowest
+    # val_loss) and of the n - 1 before it, as many as ran (tail averaging, as
+    # in Izmailov et al.'s SWA); 0: the best epoch's weights.
+    average_last_epochs: NonNegativeInt = 0
 
 
 # The pipeline that trains an ensemble in place of one CNN: not a preset, and

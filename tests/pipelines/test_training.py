@@ -188,6 +188,37 @@ def test_early_stopping_restores_the_best_weights(training_params, make_digits):
     assert restored_loss == pytest.approx(best, rel=1e-4)
 
 
+def test_averaging_gives_the_mean_weights_of_the_epochs_up_to_the_best(
+    training_params, make_digits, caplog
+):
+    images, labels = make_digits(400)
+    x, y = scale_images(images), labels
+    params = training_params.with_preset(epochs=4, patience=4, average_last_epochs=2)
+
+    with caplog.at_level(logging.INFO, logger="mnist_kedro"):
+        training = train_model(
+            x[:300], y[:300], x[300:], y[300:], list("0123456789"), params
+        )
+        model, history = next(training)
+        averaged = model.get_weights()
+        [folder] = backup_folders(params)  # kept until the outputs are saved
+        saved = sorted((folder / "epoch_weights").iterdir())
+        epochs = [list(np.load(path).values()) for path in saved]
+        assert next(training, None) is None  # the outputs saved: the backup goes
+
+    assert [path.name for path in saved] == [f"000{n}.npz" for n in range(1, 5)]
+    best = int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    assert (
+        f"The weights of epochs {max(1, best - 1)} to {best} averaged (epoch {best}: "
+        "the lowest validation loss)." in caplog.text
+    )
+    window = epochs[max(0, best - 2) : best]
+    for variable, *in_window in zip(averaged, *window, strict=True):
+        np.testing.assert_allclose(variable, np.mean(in_window, axis=0), rtol=1e-6)
+    assert not np.allclose(averaged[0], epochs[best - 1][0])  # not the best alone
+    assert backup_folders(params) == []
+
+
 def backup_folders(training_params) -> list[Path]:
     return [
         path for path in Path(training_params.backup_dir).iterdir() if path.is_dir()

@@ -1,13 +1,16 @@
 """Keras callbacks of the training: each epoch's statistics in its history,
-and progress within each epoch, the long step of a run."""
+progress within each epoch, the long step of a run, and each epoch's weights
+for their mean."""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
 import time
+from pathlib import Path
 
 import keras
+import numpy as np
 import rich
 from rich.progress import (
     BarColumn,
@@ -104,3 +107,27 @@ class EpochStatistics(keras.callbacks.Callback):
         logs["learning_rate"] = float(
             keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         )
+
+
+class EpochWeights(keras.callbacks.Callback):
+    """Keeps the model's weights after each epoch (not the optimizer's state)
+    in ``folder``, one ``.npz`` file per epoch, for ``mean``."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        np.savez(self._file(epoch + 1), *self.model.get_weights())
+
+    def mean(self, epochs: range) -> list[np.ndarray]:
+        """The mean of the weights kept after each of ``epochs`` (from 1)."""
+        kept = []
+        for epoch in epochs:
+            with np.load(self._file(epoch)) as arrays:
+                kept.append([arrays[f"arr_{n}"] for n in range(len(arrays.files))])
+        return [np.mean(variable, axis=0) for variable in zip(*kept)]
+
+    def _file(self, epoch: int) -> Path:
+        return self.folder / f"{epoch:04d}.npz"

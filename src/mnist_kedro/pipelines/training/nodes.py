@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 # Enough for batch normalisation's statistics to settle (about 80 batches),
 # in about two seconds here.
 RECALIBRATION_IMAGES = 10_000
+# In the run's backup folder, so that a resumed run averages the epochs that
+# ran before it was killed too.
+EPOCH_WEIGHTS = "epoch_weights"
 
 
 def train_model(
@@ -92,13 +95,19 @@ def fit_model(  # noqa: PLR0913 - the data, and how to train on it
 
     Batch normalisation's statistics are then re-estimated under the final
     weights (``recalibrate_batch_norm``), so that short runs predict well too.
+    With ``preset.average_last_epochs`` n, the model has the mean of the
+    weights of the best epoch and the n - 1 before it.
     With ``training.distribution`` "mirrored", each device trains on
     ``batch_size`` images of every batch. A training in bfloat16
     (``training.precision``) returns the same weights in a float32 model.
     """
     import keras
 
-    from mnist_kedro.model.callbacks import EpochProgress, EpochStatistics
+    from mnist_kedro.model.callbacks import (
+        EpochProgress,
+        EpochStatistics,
+        EpochWeights,
+    )
     from mnist_kedro.model.inputs import batches
     from mnist_kedro.model.network import build_model, recalibrate_batch_norm
     from mnist_kedro.model.tensorflow_settings import cpu_flags, training_precision
@@ -117,6 +126,7 @@ def fit_model(  # noqa: PLR0913 - the data, and how to train on it
         one_hot_classes=one_hot_classes,
     )
     dtype = training_precision(training.precision, cpu_flags())
+    epoch_weights = EpochWeights(backup.folder / EPOCH_WEIGHTS)
     with strategy.scope():
         model = build_model(x_train.shape[1:], n_classes, preset, dtype)
         model.compile(
@@ -142,6 +152,9 @@ def fit_model(  # noqa: PLR0913 - the data, and how to train on it
             callbacks=[
                 EpochStatistics(),
                 progress,
+                # Before the backup, as its log: a kill between the two repeats
+                # an epoch's weights rather than losing them.
+                *([epoch_weights] if preset.average_last_epochs else []),
                 *backup.callbacks,
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss",
@@ -152,11 +165,32 @@ def fit_model(  # noqa: PLR0913 - the data, and how to train on it
             ],
             verbose=0,
         )
+    if preset.average_last_epochs:
+        model.set_weights(
+            epoch_weights.mean(
+                epochs_up_to_the_best(backup.history(), preset.average_last_epochs)
+            )
+        )
     if dtype != "float32":  # served and exported where bfloat16 may be emulated
         trained, model = model, build_model(x_train.shape[1:], n_classes, preset)
         model.set_weights(trained.get_weights())
     recalibrate_batch_norm(model, x_train[:RECALIBRATION_IMAGES], batch_size)
     return model
+
+
+def epochs_up_to_the_best(history: pd.DataFrame, count: int) -> range:
+    """The epoch with the lowest validation loss in ``history`` (epochs from 0,
+    as Keras logs them) and the ``count - 1`` before it that ran, from 1."""
+    best = int(history.loc[history["val_loss"].idxmin(), "epoch"]) + 1
+    epochs = range(max(1, best - count + 1), best + 1)
+    logger.info(
+        "The weights of epochs %d to %d averaged (epoch %d: the lowest "
+        "validation loss).",
+        epochs[0],
+        best,
+        best,
+    )
+    return epochs
 
 
 def _check_labels(class_names: ClassNames, *labels: np.ndarray) -> None:
